@@ -1,0 +1,192 @@
+// Package store is gridlink's storage contract. Every backend (SQLite and
+// PostgreSQL, in internal/store/sqlstore) implements Store and passes the
+// conformance suite in internal/store/storetest.
+//
+// Secrets never reach the store in usable form: client secrets, connect
+// tokens, session cookies, codes and access tokens arrive as SHA-256 digests,
+// and utility credentials arrive sealed by internal/vault.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gridlink/gridlink"
+)
+
+// Sentinel errors, matched with errors.Is.
+var (
+	// ErrNotFound: no such row (or not visible to the caller).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a uniqueness rule would be broken (duplicate client id, a
+	// connect token that already completed a connection, a user created
+	// concurrently under another row id).
+	ErrConflict = errors.New("conflict")
+	// ErrCodeExpired: the authorization code is past its expiry. Nothing changed.
+	ErrCodeExpired = errors.New("authorization code expired")
+	// ErrCodeReplayed: the authorization code was already redeemed; every
+	// access token issued from it has now been revoked.
+	ErrCodeReplayed = errors.New("authorization code already redeemed")
+)
+
+// Connect session steps.
+const (
+	StepTerms       = "terms"
+	StepUtility     = "utility"
+	StepCredentials = "credentials"
+	StepMFA         = "mfa"
+	StepDone        = "done"   // completed: a code was issued
+	StepFailed      = "failed" // ended without a connection (Outcome says why)
+)
+
+// ConnectSession is one walk through hosted Connect, started from a connect
+// token. The browser holds a random session secret in a cookie; the store
+// keeps its digest.
+type ConnectSession struct {
+	ID         string // random, URL-safe; appears in Connect page URLs
+	CookieHash []byte // SHA-256 of the session cookie secret
+	TokenHash  []byte // SHA-256 of the connect token that started it
+	ClientID   string
+	UserID     string // the developer's user_id from the token
+	// UpdateMode is true when the user already existed at start.
+	UpdateMode bool
+	// TokenUtilityID is the utility named by the token (0: none).
+	TokenUtilityID int64
+	// UtilityID is the utility chosen so far (0: none yet).
+	UtilityID int64
+	// Embedded is true for the widget (iframe) mode, false for redirect mode.
+	Embedded bool
+	// RedirectURI and State are the redirect-mode return leg (State echoed
+	// byte for byte; HasState distinguishes an empty state from none).
+	RedirectURI string
+	State       string
+	HasState    bool
+	Step        string
+	// LoginAttempts counts failed utility logins in this session.
+	LoginAttempts int
+	// MFAAttempts counts wrong one-time codes for the current challenge.
+	MFAAttempts int
+	// Pending is vault-sealed (associated data: the session ID) state kept
+	// between the credentials step and the MFA step: the typed credentials
+	// and the connector's challenge state. Nil otherwise.
+	Pending []byte
+	// MFAPrompt is the human text of the current MFA challenge.
+	MFAPrompt string
+	// Outcome is the Connect exit status when Step is StepFailed
+	// (e.g. "connect_max_attempted_logins").
+	Outcome   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// CompleteConnect is everything that happens, atomically, when a Connect
+// session succeeds.
+type CompleteConnect struct {
+	SessionID string
+	TokenHash []byte
+	// User is the user to create (RowID new) or update (RowID existing:
+	// utility, username and credential replaced, CredentialsValid set true,
+	// ID and access tokens kept).
+	User gridlink.User
+	// CodeHash is the digest of the one-time authorization code to issue,
+	// valid until CodeExpiresAt, bound to User.ClientID and the session.
+	CodeHash      []byte
+	CodeExpiresAt time.Time
+	// Pending becomes the session's Pending (e.g. the sealed code kept until
+	// the confirmation screen is left); nil clears it.
+	Pending []byte
+	Now     time.Time
+}
+
+// BillFilter narrows Bills. Zero values mean no filter.
+type BillFilter struct {
+	AccountID string
+	// Start and End, when non-nil, keep bills whose period overlaps
+	// [Start, End) (epoch seconds).
+	Start *int64
+	End   *int64
+}
+
+// Store is the storage contract. All methods honour ctx.
+type Store interface {
+	Close() error
+
+	// Clients.
+	CreateClient(ctx context.Context, c gridlink.Client) error // ErrConflict on duplicate id
+	Client(ctx context.Context, id string) (gridlink.Client, error)
+	Clients(ctx context.Context) ([]gridlink.Client, error) // ordered by creation
+	SetClientSecret(ctx context.Context, id string, secretHash []byte) error
+	// DeleteClient removes the client with all its users, their data,
+	// codes, tokens and Connect sessions.
+	DeleteClient(ctx context.Context, id string) error
+
+	// Connect sessions.
+	CreateConnectSession(ctx context.Context, s ConnectSession) error
+	ConnectSession(ctx context.Context, id string) (ConnectSession, error)
+	// UpdateConnectSession overwrites the mutable fields (UtilityID, Step,
+	// LoginAttempts, MFAAttempts, Pending, MFAPrompt, Outcome) of session s.ID.
+	UpdateConnectSession(ctx context.Context, s ConnectSession) error
+	// CompleteConnect, in one transaction: records the token as used
+	// (ErrConflict if it already completed a connection), creates or updates
+	// the user (ErrConflict when c.User.RowID is new but the client already
+	// has a user with that ID), marks the session StepDone with Pending
+	// set to c.Pending, and stores the code. It returns the stored user.
+	CompleteConnect(ctx context.Context, c CompleteConnect) (gridlink.User, error)
+
+	// Codes and access tokens.
+	//
+	// RedeemCode exchanges a code for an access token, atomically: exactly
+	// one of any number of concurrent redemptions of one code succeeds.
+	// Unknown code, or a code of another client: ErrNotFound, nothing
+	// changes. Expired: ErrCodeExpired. Already redeemed: every token issued
+	// from it is revoked and ErrCodeReplayed returned. On success the access
+	// token (by digest) is stored and the user returned.
+	RedeemCode(ctx context.Context, codeHash []byte, clientID string, tokenHash []byte, now time.Time) (gridlink.User, error)
+	// TokenUser returns the client id and user of a live access token
+	// (ErrNotFound when unknown or revoked).
+	TokenUser(ctx context.Context, tokenHash []byte) (clientID string, u gridlink.User, err error)
+
+	// Users.
+	User(ctx context.Context, clientID, userID string) (gridlink.User, error)
+	UserByRowID(ctx context.Context, rowID string) (gridlink.User, error)
+	// DeleteUser removes the user, its credential, accounts, meters,
+	// intervals, bills, PDFs, codes and access tokens.
+	DeleteUser(ctx context.Context, rowID string) error
+	SetCredentialsValid(ctx context.Context, rowID string, valid bool) error
+	// SetCredential replaces the sealed credential (e.g. a refreshed
+	// upstream session).
+	SetCredential(ctx context.Context, rowID string, sealed []byte) error
+	SetSyncState(ctx context.Context, rowID string, s gridlink.SyncState) error
+	// MarkDataReady records that the first sync stored the user's data.
+	MarkDataReady(ctx context.Context, rowID string) error
+
+	// Data writes (idempotent upserts; used by sync).
+	//
+	// UpsertAccount stores the account and its meters, keyed by the user and
+	// ExternalID (meters by account and ExternalID). New rows take the IDs
+	// given in a (which must be set); existing rows keep their IDs and get
+	// Number and Address updated. It returns the account as stored.
+	UpsertAccount(ctx context.Context, userRowID string, a gridlink.Account) (gridlink.Account, error)
+	// UpsertIntervals stores readings keyed by (meter, Start); a reading for
+	// an existing start replaces the old one.
+	UpsertIntervals(ctx context.Context, userRowID, meterID string, ivs []gridlink.Interval) error
+	// UpsertBill stores a bill keyed by (account, ExternalID); new bills take
+	// b.ID. A non-nil pdf replaces the stored statement.
+	UpsertBill(ctx context.Context, userRowID string, b gridlink.Bill, pdf []byte) (gridlink.Bill, error)
+
+	// Data reads, always scoped to one user.
+	Accounts(ctx context.Context, userRowID string) ([]gridlink.Account, error)
+	Account(ctx context.Context, userRowID, accountID string) (gridlink.Account, error)
+	Meter(ctx context.Context, userRowID, meterID string) (gridlink.Meter, error)
+	// Intervals calls fn for each reading of the meter with start in
+	// [start, end), ascending by start, streaming from the database. An
+	// error from fn stops the iteration and is returned.
+	Intervals(ctx context.Context, userRowID, meterID string, start, end int64, fn func(gridlink.Interval) error) error
+	// LatestIntervalEnd returns the end of the newest reading of the meter
+	// (0 when none).
+	LatestIntervalEnd(ctx context.Context, userRowID, meterID string) (int64, error)
+	Bills(ctx context.Context, userRowID string, f BillFilter) ([]gridlink.Bill, error) // by account, then start date
+	Bill(ctx context.Context, userRowID, billID string) (gridlink.Bill, error)
+	BillPDF(ctx context.Context, userRowID, billID string) ([]byte, error) // ErrNotFound when none
+}
