@@ -45,11 +45,7 @@ type Service struct {
 // New returns a Service. tokenKey (32 bytes) seals connect tokens; derive it
 // from the master key (vault.DeriveKey("connect-token")).
 func New(st store.Store, tokenKey []byte, now func() time.Time, rand io.Reader) (*Service, error) {
-	block, err := aes.NewCipher(tokenKey)
-	if err != nil {
-		return nil, fmt.Errorf("auth: connect-token key: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := newAEAD(tokenKey)
 	if err != nil {
 		return nil, fmt.Errorf("auth: connect-token key: %w", err)
 	}
@@ -257,4 +253,12 @@ func (s *Service) Authorize(ctx context.Context, clientID, token string) (gridli
 		return gridlink.User{}, errBadToken
 	}
 	return u, nil
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }
