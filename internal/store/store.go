@@ -117,6 +117,9 @@ type Store interface {
 	Client(ctx context.Context, id string) (gridlink.Client, error)
 	Clients(ctx context.Context) ([]gridlink.Client, error) // ordered by creation
 	SetClientSecret(ctx context.Context, id string, secretHash []byte) error
+	// UpdateClient replaces the name, redirect URIs and origins of client
+	// c.ID (the secret and creation time are kept).
+	UpdateClient(ctx context.Context, c gridlink.Client) error
 	// DeleteClient removes the client with all its users, their data,
 	// codes, tokens and Connect sessions.
 	DeleteClient(ctx context.Context, id string) error

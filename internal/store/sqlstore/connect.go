@@ -1,0 +1,193 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gridlink/gridlink"
+	"github.com/gridlink/gridlink/internal/store"
+)
+
+const sessionColumns = `id, cookie_hash, token_hash, client_id, user_id, update_mode,
+	token_utility_id, utility_id, embedded, redirect_uri, state, has_state, step,
+	login_attempts, mfa_attempts, pending, mfa_prompt, outcome, created_at, expires_at`
+
+// CreateConnectSession stores a new Connect session.
+func (s *Store) CreateConnectSession(ctx context.Context, cs store.ConnectSession) error {
+	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO connect_sessions (`+sessionColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		cs.ID, blob(cs.CookieHash), blob(cs.TokenHash), cs.ClientID, cs.UserID, cs.UpdateMode,
+		cs.TokenUtilityID, cs.UtilityID, cs.Embedded, cs.RedirectURI, cs.State, cs.HasState, cs.Step,
+		cs.LoginAttempts, cs.MFAAttempts, blob(cs.Pending), cs.MFAPrompt, cs.Outcome,
+		unix(cs.CreatedAt), unix(cs.ExpiresAt))
+	return s.wrap("create connect session", err)
+}
+
+// ConnectSession returns one Connect session.
+func (s *Store) ConnectSession(ctx context.Context, id string) (store.ConnectSession, error) {
+	var (
+		cs               store.ConnectSession
+		created, expires int64
+	)
+	err := s.rd().QueryRowContext(ctx, s.q(`SELECT `+sessionColumns+` FROM connect_sessions WHERE id = ?`), id).Scan(
+		&cs.ID, &cs.CookieHash, &cs.TokenHash, &cs.ClientID, &cs.UserID, &cs.UpdateMode,
+		&cs.TokenUtilityID, &cs.UtilityID, &cs.Embedded, &cs.RedirectURI, &cs.State, &cs.HasState, &cs.Step,
+		&cs.LoginAttempts, &cs.MFAAttempts, &cs.Pending, &cs.MFAPrompt, &cs.Outcome, &created, &expires)
+	if err != nil {
+		return store.ConnectSession{}, s.wrap("get connect session", err)
+	}
+	cs.CreatedAt = fromUnix(created)
+	cs.ExpiresAt = fromUnix(expires)
+	return cs, nil
+}
+
+// UpdateConnectSession overwrites the mutable fields of session cs.ID.
+func (s *Store) UpdateConnectSession(ctx context.Context, cs store.ConnectSession) error {
+	return s.wrap("update connect session", mustAffect(s.w.ExecContext(ctx, s.q(`UPDATE connect_sessions SET
+		utility_id = ?, step = ?, login_attempts = ?, mfa_attempts = ?, pending = ?,
+		mfa_prompt = ?, outcome = ? WHERE id = ?`),
+		cs.UtilityID, cs.Step, cs.LoginAttempts, cs.MFAAttempts, blob(cs.Pending),
+		cs.MFAPrompt, cs.Outcome, cs.ID)))
+}
+
+// CompleteConnect records the connect token as used, creates or updates the
+// user, marks the session done and stores the authorization code, in one
+// transaction. A new user's CredentialsValid is stored as true (its login
+// was just verified) and an empty Sync.Status as gridlink.SyncPending.
+func (s *Store) CompleteConnect(ctx context.Context, c store.CompleteConnect) (gridlink.User, error) {
+	var out gridlink.User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		now := unix(c.Now)
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO used_connect_tokens (token_hash, session_id, completed_at)
+			VALUES (?, ?, ?)`), c.TokenHash, c.SessionID, now); err != nil {
+			if s.d.isUniqueViolation(err) {
+				return fmt.Errorf("connect token already used: %w", store.ErrConflict)
+			}
+			return err
+		}
+
+		var owner, userID string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT client_id, user_id FROM users WHERE row_id = ?`), c.User.RowID).Scan(&owner, &userID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if err := s.insertUser(ctx, tx, c.User, c.Now); err != nil {
+				if s.d.isUniqueViolation(err) {
+					return fmt.Errorf("user %q exists under another row id: %w", c.User.ID, store.ErrConflict)
+				}
+				return err
+			}
+		case err != nil:
+			return err
+		case owner != c.User.ClientID || userID != c.User.ID:
+			return fmt.Errorf("row id belongs to another user: %w", store.ErrConflict)
+		default:
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET utility_id = ?, utility_username = ?,
+				credential = ?, credentials_valid = ?, updated_at = ? WHERE row_id = ?`),
+				c.User.UtilityID, c.User.UtilityUsername, blob(c.User.Credential), true, now, c.User.RowID); err != nil {
+				return err
+			}
+		}
+
+		if err := mustAffect(tx.ExecContext(ctx, s.q(`UPDATE connect_sessions SET step = ?, pending = ? WHERE id = ?`),
+			store.StepDone, blob(c.Pending), c.SessionID)); err != nil {
+			return fmt.Errorf("session: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO auth_codes (code_hash, client_id, user_row_id, session_id, expires_at)
+			VALUES (?, ?, ?, ?, ?)`), c.CodeHash, c.User.ClientID, c.User.RowID, c.SessionID, unix(c.CodeExpiresAt)); err != nil {
+			return err
+		}
+		out, err = s.userByRowID(ctx, tx, c.User.RowID)
+		return err
+	})
+	if err != nil {
+		return gridlink.User{}, s.wrap("complete connect", err)
+	}
+	return out, nil
+}
+
+// RedeemCode exchanges an authorization code for an access token. The
+// winning redemption is the one conditional UPDATE that finds the code
+// unredeemed; every other outcome is classified afterwards in the same
+// transaction.
+func (s *Store) RedeemCode(ctx context.Context, codeHash []byte, clientID string, tokenHash []byte, now time.Time) (gridlink.User, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return gridlink.User{}, s.wrap("redeem code", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+
+	var userRowID string
+	err = tx.QueryRowContext(ctx, s.q(`UPDATE auth_codes SET redeemed_at = ?
+		WHERE code_hash = ? AND client_id = ? AND redeemed_at IS NULL AND expires_at > ?
+		RETURNING user_row_id`), unix(now), codeHash, clientID, unix(now)).Scan(&userRowID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return gridlink.User{}, s.wrap("redeem code", s.codeRefused(ctx, tx, codeHash, clientID, now))
+	}
+	if err != nil {
+		return gridlink.User{}, s.wrap("redeem code", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO access_tokens (token_hash, client_id, user_row_id, code_hash, created_at)
+		VALUES (?, ?, ?, ?, ?)`), tokenHash, clientID, userRowID, codeHash, unix(now)); err != nil {
+		return gridlink.User{}, s.wrap("redeem code", err)
+	}
+	u, err := s.userByRowID(ctx, tx, userRowID)
+	if err != nil {
+		return gridlink.User{}, s.wrap("redeem code", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return gridlink.User{}, s.wrap("redeem code", err)
+	}
+	return u, nil
+}
+
+// codeRefused explains why a redemption lost, inside its transaction. A
+// replay revokes the tokens issued from the code and commits.
+func (s *Store) codeRefused(ctx context.Context, tx *sql.Tx, codeHash []byte, clientID string, now time.Time) error {
+	var (
+		owner    string
+		expires  int64
+		redeemed sql.NullInt64
+	)
+	err := tx.QueryRowContext(ctx, s.q(`SELECT client_id, expires_at, redeemed_at FROM auth_codes WHERE code_hash = ?`),
+		codeHash).Scan(&owner, &expires, &redeemed)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case err != nil:
+		return err
+	case owner != clientID:
+		// Another client's code: reveal nothing, change nothing.
+		return store.ErrNotFound
+	case redeemed.Valid:
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE access_tokens SET revoked_at = ?
+			WHERE code_hash = ? AND revoked_at IS NULL`), unix(now), codeHash); err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		return store.ErrCodeReplayed
+	case expires <= unix(now):
+		return store.ErrCodeExpired
+	}
+	// The UPDATE found no row but this one looks redeemable: the code
+	// changed between the two statements, which one writer (SQLite) or row
+	// locking (PostgreSQL) rules out.
+	return errors.New("authorization code changed during redemption")
+}
+
+// TokenUser returns the client id and user of a live access token: one
+// indexed join on the read pool.
+func (s *Store) TokenUser(ctx context.Context, tokenHash []byte) (string, gridlink.User, error) {
+	var clientID string
+	u, err := scanUser(s.rd().QueryRowContext(ctx, s.q(`SELECT t.client_id, `+userColumns+`
+		FROM access_tokens t JOIN users u ON u.row_id = t.user_row_id
+		WHERE t.token_hash = ? AND t.revoked_at IS NULL`), tokenHash), &clientID)
+	if err != nil {
+		return "", gridlink.User{}, s.wrap("token user", err)
+	}
+	return clientID, u, nil
+}
