@@ -122,9 +122,28 @@ type Login struct {
 type Challenge struct {
 	// Prompt is shown to the user, e.g. "Enter the code we texted to ***-***-1234".
 	Prompt string
+	// Methods, when not empty, are the delivery choices the site offers
+	// (text, e-mail, ...): no code has been sent yet, the user picks one and
+	// gridlink calls MFAMethodChooser.ChooseMFAMethod, which sends the code
+	// and returns the challenge that awaits it.
+	Methods []MFAMethod
 	// State is opaque connector state needed to continue the login; gridlink
-	// keeps it sealed and hands it back to SubmitMFA.
+	// keeps it sealed and hands it back to SubmitMFA or ChooseMFAMethod.
 	State []byte
+}
+
+// MFAMethod is one way the utility can deliver a one-time code.
+type MFAMethod struct {
+	ID    string // posted back by Connect, e.g. "sms"
+	Label string // shown to the user, e.g. "Text to (***) ***-0142"
+}
+
+// MFAMethodChooser is implemented by connectors whose sites let the user
+// choose how the one-time code is delivered.
+type MFAMethodChooser interface {
+	// ChooseMFAMethod asks the site to send a code by the chosen method and
+	// returns the challenge awaiting it (Methods empty).
+	ChooseMFAMethod(ctx context.Context, c Credentials, state []byte, methodID string) (Challenge, error)
 }
 
 // Connector reaches one kind of utility.
