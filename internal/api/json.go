@@ -1,0 +1,179 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/gridlink/gridlink"
+)
+
+// writeJSON writes v as a JSON body with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	writeRaw(w, status, append(b, '\n'))
+	return nil
+}
+
+// encodeJSON marshals v.
+func encodeJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode response: %w", err)
+	}
+	return b, nil
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	q, err := json.Marshal(s) // cannot fail for a string
+	if err != nil {
+		return append(b, `""`...)
+	}
+	return append(b, q...)
+}
+
+// appendFloat appends f in its shortest decimal form without an exponent.
+// NaN and infinities, which JSON cannot carry, are written as 0; ok reports
+// whether f was finite.
+func appendFloat(b []byte, f float64) (_ []byte, ok bool) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, '0'), false
+	}
+	if f == 0 {
+		return append(b, '0'), true // also for -0
+	}
+	return strconv.AppendFloat(b, f, 'f', -1, 64), true
+}
+
+// appendInterval appends one interval object.
+func appendInterval(b []byte, iv gridlink.Interval) (_ []byte, ok bool) {
+	b = append(b, `{"start":`...)
+	b = strconv.AppendInt(b, iv.Start, 10)
+	b = append(b, `,"end":`...)
+	b = strconv.AppendInt(b, iv.End, 10)
+	b = append(b, `,"usage":`...)
+	b, ok1 := appendFloat(b, iv.Usage)
+	b = append(b, `,"ghg_emissions":`...)
+	b, ok2 := appendFloat(b, iv.GHG)
+	b = append(b, '}')
+	return b, ok1 && ok2
+}
+
+// accountJSON is the account object of /accounts and /intervals.
+type accountJSON struct {
+	ID                  string               `json:"id"`
+	AccountNumber       string               `json:"account_number"`
+	Address             string               `json:"address"`
+	AvailableMeterTypes []gridlink.MeterType `json:"available_meter_types"`
+	UsageUnit           string               `json:"usage_unit"`
+	GasUsageUnit        string               `json:"gas_usage_unit,omitempty"`
+	GHGEmissionsUnit    string               `json:"ghg_emissions_unit"`
+	Meters              []meterJSON          `json:"meters"`
+}
+
+type meterJSON struct {
+	ID   string             `json:"id"`
+	Type gridlink.MeterType `json:"type"`
+}
+
+func newAccountJSON(a gridlink.Account) accountJSON {
+	types := a.MeterTypes()
+	if types == nil {
+		types = []gridlink.MeterType{}
+	}
+	out := accountJSON{
+		ID:                  a.ID,
+		AccountNumber:       a.Number,
+		Address:             a.Address,
+		AvailableMeterTypes: types,
+		UsageUnit:           gridlink.Electric.Unit(),
+		GHGEmissionsUnit:    "kg_co2e",
+		Meters:              make([]meterJSON, 0, len(a.Meters)),
+	}
+	for _, t := range types {
+		if t == gridlink.Gas {
+			out.GasUsageUnit = gridlink.Gas.Unit()
+		}
+	}
+	for _, m := range a.Meters {
+		out.Meters = append(out.Meters, meterJSON{ID: m.ID, Type: m.Type})
+	}
+	return out
+}
+
+// billJSON is the bill object of /bills; unknown values are null.
+type billJSON struct {
+	ID               string      `json:"id"`
+	AccountID        string      `json:"account_id"`
+	StartDate        *int64      `json:"start_date"`
+	EndDate          *int64      `json:"end_date"`
+	StatementDate    *int64      `json:"statement_date"`
+	DueDate          *int64      `json:"due_date"`
+	PaymentDate      *int64      `json:"payment_date"`
+	TotalAmountDue   *jsonFloat  `json:"total_amount_due"`
+	TotalCharges     *jsonFloat  `json:"total_charges"`
+	Charges          chargesJSON `json:"charges"`
+	ElectricUsageKWh *jsonFloat  `json:"electric_usage_kwh"`
+	GasUsageTherm    *jsonFloat  `json:"gas_usage_therm"`
+}
+
+type chargesJSON struct {
+	Electric *jsonFloat `json:"electric_charges"`
+	Gas      *jsonFloat `json:"gas_charges"`
+	Other    *jsonFloat `json:"other_charges"`
+}
+
+// jsonFloat is a float64 written without exponent; NaN and infinities are
+// written as null.
+type jsonFloat float64
+
+// MarshalJSON implements json.Marshaler.
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return []byte("null"), nil
+	}
+	b, _ := appendFloat(nil, v)
+	return b, nil
+}
+
+func optFloat(p *float64) *jsonFloat {
+	if p == nil {
+		return nil
+	}
+	f := jsonFloat(*p)
+	return &f
+}
+
+func newBillJSON(b gridlink.Bill) billJSON {
+	return billJSON{
+		ID:             b.ID,
+		AccountID:      b.AccountID,
+		StartDate:      b.StartDate,
+		EndDate:        b.EndDate,
+		StatementDate:  b.StatementDate,
+		DueDate:        b.DueDate,
+		PaymentDate:    b.PaymentDate,
+		TotalAmountDue: optFloat(b.TotalAmountDue),
+		TotalCharges:   optFloat(b.TotalCharges),
+		Charges: chargesJSON{
+			Electric: optFloat(b.ElectricCharge),
+			Gas:      optFloat(b.GasCharge),
+			Other:    optFloat(b.OtherCharge),
+		},
+		ElectricUsageKWh: optFloat(b.ElectricKWh),
+		GasUsageTherm:    optFloat(b.GasTherm),
+	}
+}
+
+// billGroupJSON is one element of the /bills array.
+type billGroupJSON struct {
+	AccountID string     `json:"account_id"`
+	Bills     []billJSON `json:"bills"`
+}
