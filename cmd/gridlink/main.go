@@ -1,0 +1,94 @@
+// Command gridlink is the gridlink server and its administration tool.
+//
+//	gridlink dev      zero set-up local mode (SQLite in ./gridlink-data)
+//	gridlink serve    production server
+//	gridlink migrate  apply database migrations
+//	gridlink clients  create | list | rotate-secret | delete
+//	gridlink keys     generate
+//
+// Every flag has a GRIDLINK_* environment variable twin (flag --redirect-uri
+// is GRIDLINK_REDIRECT_URI); a flag given on the command line wins.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `gridlink: a self-hostable, Pelm-compatible utility-data platform.
+
+Usage:
+  gridlink dev [--addr :8080] [--data-dir ./gridlink-data]
+  gridlink serve --database PATH [--addr :8080]      (needs GRIDLINK_MASTER_KEY)
+  gridlink migrate --database PATH
+  gridlink clients create --database PATH --name NAME --redirect-uri URI [--redirect-uri URI ...] [--origin ORIGIN ...] [--json]
+  gridlink clients list --database PATH [--json]
+  gridlink clients rotate-secret --database PATH [--json] ID
+  gridlink clients delete --database PATH ID
+  gridlink keys generate
+
+Run "gridlink COMMAND --help" for a command's flags. Every flag can also be
+set with its GRIDLINK_* environment variable (e.g. --database is GRIDLINK_DATABASE).
+`
+
+// run is the whole program; it returns the exit code. 0: success,
+// 1: failure at run time, 2: bad usage or configuration.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "serve":
+		err = cmdServe(ctx, rest, getenv, stdout, stderr)
+	case "dev":
+		err = cmdDev(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		err = cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "clients":
+		err = cmdClients(ctx, rest, getenv, stdout, stderr)
+	case "keys":
+		err = cmdKeys(ctx, rest, getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "gridlink: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "gridlink %s: %v\n", cmd, err)
+	if isUsage(err) {
+		return 2
+	}
+	return 1
+}
+
+// usageError marks errors caused by bad flags or configuration (exit code 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+func isUsage(err error) bool {
+	_, ok := err.(usageError)
+	return ok
+}

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gridlink/gridlink/internal/api"
+	"github.com/gridlink/gridlink/internal/auth"
+	"github.com/gridlink/gridlink/internal/catalog"
+	"github.com/gridlink/gridlink/internal/connector"
+	"github.com/gridlink/gridlink/internal/connector/sandbox"
+	"github.com/gridlink/gridlink/internal/connectui"
+	"github.com/gridlink/gridlink/internal/store/sqlstore"
+	"github.com/gridlink/gridlink/internal/syncer"
+	"github.com/gridlink/gridlink/internal/vault"
+)
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", getenv, stderr)
+	addr := fs.String("addr", ":8080", "address to listen on")
+	database := fs.String("database", "", "database: a SQLite file path (sqlite: prefix optional)")
+	keyFile := fs.String("master-key-file", "", "read the master key from this file instead of GRIDLINK_MASTER_KEY")
+	secure := fs.Bool("secure-cookies", false, "mark Connect cookies Secure with the __Host- prefix (set when clients reach gridlink over HTTPS, e.g. behind a TLS proxy)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usagef("unexpected arguments: %v", fs.Args())
+	}
+	if *database == "" {
+		return usagef("--database is required (or GRIDLINK_DATABASE): a SQLite file path")
+	}
+	key, err := loadMasterKey(getenv, *keyFile)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, *logLevel, true)
+	if err != nil {
+		return err
+	}
+	return serveApp(ctx, appConfig{
+		Addr: *addr, Database: *database, MasterKey: key, SecureCookies: *secure,
+		Logger: logger, Stdout: stdout,
+	})
+}
+
+// loadMasterKey reads GRIDLINK_MASTER_KEY (or the key file) and refuses to
+// go on without a valid 32-byte key.
+func loadMasterKey(getenv func(string) string, file string) ([]byte, error) {
+	raw := getenv("GRIDLINK_MASTER_KEY")
+	if file != "" {
+		b, err := readFile(file)
+		if err != nil {
+			return nil, usagef("read master key file: %v", err)
+		}
+		raw = string(b)
+	}
+	if strings.TrimSpace(raw) == "" {
+		return nil, usagef("GRIDLINK_MASTER_KEY is not set: gridlink encrypts utility credentials with it and will not start without one.\n" +
+			"Generate one with `gridlink keys generate`, keep it safe (losing it makes stored credentials unreadable), and set it:\n" +
+			"  export GRIDLINK_MASTER_KEY=$(gridlink keys generate)")
+	}
+	key, err := vault.ParseKey(raw)
+	if err != nil {
+		return nil, usagef("GRIDLINK_MASTER_KEY: %v", err)
+	}
+	return key, nil
+}
+
+func newLogger(w io.Writer, level string, asJSON bool) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if asJSON {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// sqlitePath turns a --database value into a SQLite file path.
+func sqlitePath(dsn string) (string, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return "", usagef("--database %s: PostgreSQL is not supported by this build yet; use a SQLite file path", redactDSN(dsn))
+	case strings.HasPrefix(dsn, "sqlite://"):
+		return strings.TrimPrefix(dsn, "sqlite://"), nil
+	case strings.HasPrefix(dsn, "sqlite:"):
+		return strings.TrimPrefix(dsn, "sqlite:"), nil
+	}
+	return dsn, nil
+}
+
+// redactDSN hides a password in a database URL.
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "@"); i >= 0 {
+		if j := strings.Index(dsn, "://"); j >= 0 && j < i {
+			return dsn[:j+3] + "***" + dsn[i:]
+		}
+	}
+	return dsn
+}
+
+func openStore(ctx context.Context, dsn string, logger *slog.Logger) (*sqlstore.Store, error) {
+	path, err := sqlitePath(dsn)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlstore.Open(ctx, path, sqlstore.Options{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return st, nil
+}
+
+func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("migrate", getenv, stderr)
+	database := fs.String("database", "", "database: a SQLite file path")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *database == "" {
+		return usagef("--database is required (or GRIDLINK_DATABASE)")
+	}
+	st, err := openStore(ctx, *database, discardLogger()) // Open migrates
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	path, _ := sqlitePath(*database)
+	if err := syncer.MigrateSQLite(ctx, path); err != nil {
+		return fmt.Errorf("migrate job queue: %w", err)
+	}
+	fmt.Fprintf(stdout, "database %s is up to date\n", path)
+	return nil
+}
+
+type appConfig struct {
+	Addr          string
+	Database      string
+	MasterKey     []byte
+	SecureCookies bool
+	Logger        *slog.Logger
+	Stdout        io.Writer
+	// Extra registers more routes (gridlink dev's helper pages).
+	Extra func(mux *http.ServeMux)
+	// Ready, when set, is called with the listening address.
+	Ready func(addr string)
+}
+
+// serveApp wires every part together and serves until ctx ends, then shuts
+// down gracefully: in-flight requests complete and running jobs finish or
+// are re-queued, within 30 seconds.
+func serveApp(ctx context.Context, cfg appConfig) error {
+	logger := cfg.Logger
+	st, err := openStore(ctx, cfg.Database, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	v, err := vault.New(rand.Reader, cfg.MasterKey)
+	if err != nil {
+		return err
+	}
+	authSvc, err := auth.New(st, v.DeriveKey("connect-token"), time.Now, rand.Reader)
+	if err != nil {
+		return err
+	}
+	cat := catalog.Default()
+	connectors := connector.Registry{
+		"sandbox":      sandbox.New(sandbox.Config{}),
+		"pelm-sandbox": sandbox.NewPelm(sandbox.Config{}),
+	}
+	sy, err := syncer.New(syncer.Config{
+		Store: st, Vault: v, Catalog: cat, Connectors: connectors, Logger: logger, Now: time.Now,
+	})
+	if err != nil {
+		return err
+	}
+	path, _ := sqlitePath(cfg.Database)
+	queue, err := syncer.NewSQLiteQueue(ctx, path, sy, logger)
+	if err != nil {
+		return fmt.Errorf("job queue: %w", err)
+	}
+	ui, err := connectui.New(connectui.Config{
+		Store: st, Auth: authSvc, Vault: v, Catalog: cat, Connectors: connectors, Sync: queue,
+		Logger: logger, Now: time.Now, Rand: rand.Reader, SecureCookies: cfg.SecureCookies,
+	})
+	if err != nil {
+		return err
+	}
+	apiZone := api.New(api.Config{
+		Auth: authSvc, Store: st, Catalog: cat, Logger: logger, Now: time.Now, Connectors: connectors,
+	})
+
+	mux := http.NewServeMux()
+	apiZone.Register(mux)
+	ui.Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`)
+	})
+	if cfg.Extra != nil {
+		cfg.Extra(mux)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(mux, logger),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      5 * time.Minute, // a large /intervals response streams for a while
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if err := queue.Start(context.WithoutCancel(ctx)); err != nil { // stopped below, gracefully
+		ln.Close()
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	logger.Info("gridlink listening", "addr", ln.Addr().String(), "database", path)
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr().String())
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		stopCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+		defer cancel()
+		queue.Stop(stopCtx)
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	if err := queue.Stop(shutdownCtx); err != nil && !errors.Is(err, context.Canceled) {
+		logger.Warn("job queue shutdown", "err", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
