@@ -192,4 +192,27 @@ type Store interface {
 	Bills(ctx context.Context, userRowID string, f BillFilter) ([]gridlink.Bill, error) // by account, then start date
 	Bill(ctx context.Context, userRowID, billID string) (gridlink.Bill, error)
 	BillPDF(ctx context.Context, userRowID, billID string) ([]byte, error) // ErrNotFound when none
+	// DataThrough returns, per account id of the user, the end of the
+	// account's newest reading (the largest LatestIntervalEnd over its
+	// meters). Accounts without readings are absent.
+	DataThrough(ctx context.Context, userRowID string) (map[string]int64, error)
+
+	// Sync bookkeeping (the sync engine, internal/syncer).
+	//
+	// DueForSync returns, ascending, up to limit row ids greater than
+	// afterRowID (keyset paging; "" starts) of the users whose sync is due:
+	// credentials valid, and either not syncing with a next attempt that is
+	// unset or at or before now, or syncing since before staleBefore (an
+	// attempt whose process died).
+	DueForSync(ctx context.Context, now, staleBefore time.Time, afterRowID string, limit int) ([]string, error)
+	// BeginSync atomically claims one of the limit sync slots of the
+	// user's utility and records st (normally Status SyncSyncing with
+	// LastAttemptAt set) as the user's sync state. The slots taken are the
+	// other users of the same utility whose status is SyncSyncing with a
+	// last attempt at or after staleBefore (older ones belong to attempts
+	// that died). When all are taken it changes nothing and returns false.
+	// limit <= 0 means no limit. Unknown user: ErrNotFound. Any number of
+	// concurrent callers, in any number of processes, never hold more than
+	// limit slots of one utility.
+	BeginSync(ctx context.Context, rowID string, st gridlink.SyncState, limit int, staleBefore time.Time) (bool, error)
 }

@@ -12,12 +12,15 @@ import (
 	"github.com/gridlink/gridlink/internal/store"
 )
 
-// benchUser opens a store holding one client, one connected user (row
-// "row-1") and one account with meter "m-el".
-func benchUser(b *testing.B) *Store {
+// Every benchmark runs on each backend (PostgreSQL when
+// GRIDLINK_TEST_POSTGRES is set): go test -run ^$ -bench . ./internal/store/sqlstore
+
+// benchUser opens a store of backend be holding one client, one connected
+// user (row "row-1") and one account with meter "m-el".
+func benchUser(b *testing.B, be backend) *Store {
 	b.Helper()
 	ctx := context.Background()
-	s := openTemp(b)
+	s := be.open(b)
 	now := time.Unix(1_740_000_000, 0).UTC()
 	must := func(err error) {
 		b.Helper()
@@ -47,12 +50,18 @@ func benchDigest(prefix string, i int) []byte {
 // BenchmarkRedeemCode measures one code exchange (a durable write
 // transaction) per operation.
 func BenchmarkRedeemCode(b *testing.B) {
+	for _, be := range backends() {
+		b.Run(be.name, func(b *testing.B) { benchRedeemCode(b, be) })
+	}
+}
+
+func benchRedeemCode(b *testing.B, be backend) {
 	ctx := context.Background()
-	s := benchUser(b)
+	s := benchUser(b, be)
 	now := time.Unix(1_740_000_000, 0).UTC()
 	// Issue b.N codes up front, in one transaction.
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO auth_codes (code_hash, client_id, user_row_id, session_id, expires_at) VALUES (?, 'c', 'row-1', 's', ?)`)
+		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO auth_codes (code_hash, client_id, user_row_id, session_id, expires_at) VALUES (?, 'c', 'row-1', 's', ?)`))
 		if err != nil {
 			return err
 		}
@@ -78,12 +87,18 @@ func BenchmarkRedeemCode(b *testing.B) {
 // BenchmarkTokenUser measures the bearer-token lookup of every API call,
 // from parallel goroutines, among 10,000 live tokens.
 func BenchmarkTokenUser(b *testing.B) {
+	for _, be := range backends() {
+		b.Run(be.name, func(b *testing.B) { benchTokenUser(b, be) })
+	}
+}
+
+func benchTokenUser(b *testing.B, be backend) {
 	ctx := context.Background()
-	s := benchUser(b)
+	s := benchUser(b, be)
 	const tokens = 10_000
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for i := range tokens {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO access_tokens (token_hash, client_id, user_row_id, code_hash, created_at) VALUES (?, 'c', 'row-1', ?, 0)`,
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO access_tokens (token_hash, client_id, user_row_id, code_hash, created_at) VALUES (?, 'c', 'row-1', ?, 0)`),
 				benchDigest("token", i), benchDigest("code", i)); err != nil {
 				return err
 			}
@@ -116,26 +131,50 @@ func benchIntervals(start int64, n int) []gridlink.Interval {
 }
 
 // BenchmarkUpsertIntervals stores a year of 15-minute readings (35,040
-// rows) per operation: new rows, then the same rows again (updates).
+// rows) per operation: new rows ("insert"), the stored rows again unchanged
+// ("resend", what most of a re-sync sends) and the stored rows with new
+// values ("change"). On PostgreSQL it also measures the multi-row VALUES
+// statements that SQLite uses, against which the array statement was
+// chosen.
 func BenchmarkUpsertIntervals(b *testing.B) {
+	for _, be := range backends() {
+		b.Run(be.name, func(b *testing.B) { benchUpsertIntervals(b, be, true) })
+		if be.name == "postgres" {
+			b.Run(be.name+"-multirow", func(b *testing.B) { benchUpsertIntervals(b, be, false) })
+		}
+	}
+}
+
+func benchUpsertIntervals(b *testing.B, be backend, arrays bool) {
 	const n = 35_040
-	for _, mode := range []string{"insert", "update"} {
+	for _, mode := range []string{"insert", "resend", "change"} {
 		b.Run(mode, func(b *testing.B) {
 			ctx := context.Background()
-			s := benchUser(b)
+			s := benchUser(b, be)
+			if !arrays {
+				s.d.intervalArrays, s.d.intervalChunk = false, intervalChunk
+			}
 			base := int64(1_600_000_000)
-			if mode == "update" {
-				if err := s.UpsertIntervals(ctx, "row-1", "m-el", benchIntervals(base, n)); err != nil {
+			stored := benchIntervals(base, n)
+			if mode != "insert" {
+				if err := s.UpsertIntervals(ctx, "row-1", "m-el", stored); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ResetTimer()
 			for i := range b.N {
-				start := base
-				if mode == "insert" {
-					start = base + int64(i)*n*900
+				var ivs []gridlink.Interval
+				switch mode {
+				case "insert":
+					ivs = benchIntervals(base+int64(i+1)*n*900, n)
+				case "resend":
+					ivs = stored
+				case "change":
+					ivs = benchIntervals(base, n)
+					for j := range ivs {
+						ivs[j].Usage += float64(i + 1)
+					}
 				}
-				ivs := benchIntervals(start, n)
 				if err := s.UpsertIntervals(ctx, "row-1", "m-el", ivs); err != nil {
 					b.Fatal(err)
 				}
@@ -147,9 +186,15 @@ func BenchmarkUpsertIntervals(b *testing.B) {
 
 // BenchmarkIntervals streams a year of 15-minute readings per operation.
 func BenchmarkIntervals(b *testing.B) {
+	for _, be := range backends() {
+		b.Run(be.name, func(b *testing.B) { benchReadIntervals(b, be) })
+	}
+}
+
+func benchReadIntervals(b *testing.B, be backend) {
 	const n = 35_040
 	ctx := context.Background()
-	s := benchUser(b)
+	s := benchUser(b, be)
 	base := int64(1_600_000_000)
 	if err := s.UpsertIntervals(ctx, "row-1", "m-el", benchIntervals(base, n)); err != nil {
 		b.Fatal(err)

@@ -12,10 +12,17 @@ import (
 	"github.com/gridlink/gridlink/internal/store"
 )
 
-// intervalChunk is the number of rows per multi-row INSERT: 5 parameters a
-// row keeps a full chunk far below the parameter limits of SQLite (32766)
-// and PostgreSQL (65535).
-const intervalChunk = 500
+// Rows per interval upsert statement (dialect.intervalChunk).
+const (
+	// intervalChunk is the number of rows per multi-row INSERT: 5
+	// parameters a row keeps a full chunk far below the parameter limits of
+	// SQLite (32766) and PostgreSQL (65535).
+	intervalChunk = 500
+	// intervalArrayChunk is the number of rows per array statement: a year
+	// of 15-minute readings goes in one, and no statement of a larger batch
+	// runs long enough to near the statement timeout.
+	intervalArrayChunk = 40_000
+)
 
 // UpsertAccount stores the account and its meters, keyed by the user and
 // ExternalID (meters by account and ExternalID), and returns the stored
@@ -202,13 +209,22 @@ func intervalInsert(rows int) string {
 		}
 		b.WriteString(`(?,?,?,?,?)`)
 	}
-	b.WriteString(` ON CONFLICT (meter_pk, period_start) DO UPDATE SET
-		period_end = excluded.period_end, usage = excluded.usage, ghg = excluded.ghg`)
+	b.WriteString(intervalOnConflict)
 	return b.String()
 }
 
+// intervalOnConflict ends every interval upsert: a reading for an existing
+// start replaces the old one, and one sent again unchanged (most of what a
+// re-sync sends) writes nothing, sparing the row version, its index entry
+// and the WAL.
+const intervalOnConflict = ` ON CONFLICT (meter_pk, period_start) DO UPDATE SET
+	period_end = excluded.period_end, usage = excluded.usage, ghg = excluded.ghg
+	WHERE intervals.period_end <> excluded.period_end OR intervals.usage <> excluded.usage
+		OR intervals.ghg <> excluded.ghg`
+
 // UpsertIntervals stores readings keyed by (meter, Start) in one
-// transaction, in multi-row statements of up to intervalChunk rows.
+// transaction, in statements of up to s.d.intervalChunk rows: multi-row
+// VALUES on SQLite, arrays on PostgreSQL.
 func (s *Store) UpsertIntervals(ctx context.Context, userRowID, meterID string, ivs []gridlink.Interval) error {
 	ivs = dedupeIntervals(ivs)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -219,10 +235,13 @@ func (s *Store) UpsertIntervals(ctx context.Context, userRowID, meterID string, 
 		if len(ivs) == 0 {
 			return nil
 		}
+		if s.d.intervalArrays {
+			return s.upsertIntervalArrays(ctx, tx, pk, ivs)
+		}
 		var (
 			stmt     *sql.Stmt
 			stmtRows int
-			args     = make([]any, 0, 5*min(len(ivs), intervalChunk))
+			args     = make([]any, 0, 5*min(len(ivs), s.d.intervalChunk))
 		)
 		defer func() {
 			if stmt != nil {
@@ -230,7 +249,7 @@ func (s *Store) UpsertIntervals(ctx context.Context, userRowID, meterID string, 
 			}
 		}()
 		for len(ivs) > 0 {
-			n := min(len(ivs), intervalChunk)
+			n := min(len(ivs), s.d.intervalChunk)
 			if n != stmtRows {
 				if stmt != nil {
 					stmt.Close()
@@ -254,29 +273,78 @@ func (s *Store) UpsertIntervals(ctx context.Context, userRowID, meterID string, 
 	return s.wrap("upsert intervals", err)
 }
 
+// upsertIntervalArrays stores ivs (one reading per start) in statements
+// that take the columns as arrays (PostgreSQL).
+func (s *Store) upsertIntervalArrays(ctx context.Context, tx *sql.Tx, meterPK int64, ivs []gridlink.Interval) error {
+	n := min(len(ivs), s.d.intervalChunk)
+	starts, ends := make([]int64, n), make([]int64, n)
+	usage, ghg := make([]float64, n), make([]float64, n)
+	query := s.q(postgresIntervalUpsert)
+	for len(ivs) > 0 {
+		n = min(len(ivs), s.d.intervalChunk)
+		starts, ends, usage, ghg = starts[:n], ends[:n], usage[:n], ghg[:n]
+		for i, iv := range ivs[:n] {
+			starts[i], ends[i], usage[i], ghg[i] = iv.Start, iv.End, iv.Usage, iv.GHG
+		}
+		if _, err := tx.ExecContext(ctx, query, meterPK, starts, ends, usage, ghg); err != nil {
+			return err
+		}
+		ivs = ivs[n:]
+	}
+	return nil
+}
+
+// intervalPage is the number of readings Intervals fetches per query.
+const intervalPage = 4096
+
 // Intervals streams the meter's readings with start in [start, end),
-// ascending, to fn.
+// ascending, to fn. It reads them in pages of intervalPage readings by
+// keyset (each page starts after the last start seen), and calls fn only
+// between queries: a slow consumer (an HTTP client downloading years of
+// readings) then never holds a pooled connection or keeps a statement
+// running into the statement timeout, nor an old snapshot open. A reading
+// upserted during the iteration may show its old or new value.
 func (s *Store) Intervals(ctx context.Context, userRowID, meterID string, start, end int64, fn func(gridlink.Interval) error) error {
 	pk, err := s.meterPK(ctx, s.rd(), userRowID, meterID)
 	if err != nil {
 		return s.wrap("read intervals", err)
 	}
-	rows, err := s.rd().QueryContext(ctx, s.q(`SELECT period_start, period_end, usage, ghg FROM intervals
-		WHERE meter_pk = ? AND period_start >= ? AND period_start < ? ORDER BY period_start`), pk, start, end)
+	query := s.q(`SELECT period_start, period_end, usage, ghg FROM intervals
+		WHERE meter_pk = ? AND period_start >= ? AND period_start < ? ORDER BY period_start LIMIT ?`)
+	page := make([]gridlink.Interval, 0, intervalPage)
+	for {
+		page, err = s.intervalPage(ctx, query, page[:0], pk, start, end)
+		if err != nil {
+			return s.wrap("read intervals", err)
+		}
+		for _, iv := range page {
+			if err := fn(iv); err != nil {
+				return err
+			}
+		}
+		if len(page) < intervalPage {
+			return nil
+		}
+		// period_start < end <= MaxInt64, so this cannot overflow.
+		start = page[len(page)-1].Start + 1
+	}
+}
+
+// intervalPage appends to page the next intervalPage readings of query.
+func (s *Store) intervalPage(ctx context.Context, query string, page []gridlink.Interval, pk, start, end int64) ([]gridlink.Interval, error) {
+	rows, err := s.rd().QueryContext(ctx, query, pk, start, end, intervalPage)
 	if err != nil {
-		return s.wrap("read intervals", err)
+		return page, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var iv gridlink.Interval
 		if err := rows.Scan(&iv.Start, &iv.End, &iv.Usage, &iv.GHG); err != nil {
-			return s.wrap("read intervals", err)
+			return page, err
 		}
-		if err := fn(iv); err != nil {
-			return err
-		}
+		page = append(page, iv)
 	}
-	return s.wrap("read intervals", rows.Err())
+	return page, rows.Err()
 }
 
 // LatestIntervalEnd returns the end of the meter's newest reading (0 when

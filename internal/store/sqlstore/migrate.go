@@ -52,9 +52,10 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 
 // Migrate applies every embedded migration not yet recorded in
 // schema_migrations, each in its own write transaction, in version order.
-// It is idempotent and safe to run from several processes at once (each
-// migration transaction re-checks its version after taking the write lock).
-// Open calls it.
+// It is idempotent and safe to run from several processes at once: each
+// migration transaction takes the migration lock first (SQLite: BEGIN
+// IMMEDIATE's write lock; PostgreSQL: an advisory lock), then re-checks
+// its version. Open calls it.
 func (s *Store) Migrate(ctx context.Context) error {
 	if err := s.migrate(ctx); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
@@ -62,21 +63,49 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// schemaMigrationsDDL is valid in every dialect.
+const schemaMigrationsDDL = `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at BIGINT  NOT NULL
+	)`
+
+// migrationTx runs fn in a write transaction that holds the migration lock.
+func (s *Store) migrationTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.d.lockMigrations != nil {
+			if err := s.d.lockMigrations(ctx, tx); err != nil {
+				return fmt.Errorf("migration lock: %w", err)
+			}
+		}
+		return fn(tx)
+	})
+}
+
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := loadMigrations(s.d.migrations)
 	if err != nil {
 		return err
 	}
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT    NOT NULL,
-		applied_at BIGINT  NOT NULL
-	)`); err != nil {
+	bootstrap := func(tx *sql.Tx) error {
+		if err := s.ensureSchema(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, schemaMigrationsDDL)
+		return err
+	}
+	err = s.migrationTx(ctx, bootstrap)
+	if c := pgCode(err); c == pgUniqueViolation || c == pgDuplicateTable || c == pgDuplicateSchema {
+		// A process that does not take the lock created the table (or the
+		// schema) between our check and our CREATE: it exists now.
+		err = s.migrationTx(ctx, bootstrap)
+	}
+	if err != nil {
 		return err
 	}
 	for _, m := range ms {
 		applied := false
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
+		err := s.migrationTx(ctx, func(tx *sql.Tx) error {
 			var one int
 			err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM schema_migrations WHERE version = ?`), m.version).Scan(&one)
 			if err == nil {

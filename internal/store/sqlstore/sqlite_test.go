@@ -242,7 +242,8 @@ func TestOpenDSN(t *testing.T) {
 		{dsn: "file:" + filepath.Join(dir, "file.db")},
 		{dsn: filepath.Join(dir, "odd name %20 & 1.db")},
 		{dsn: "", wantErr: true},
-		{dsn: "postgres://user@localhost/gridlink", wantErr: true},
+		{dsn: "postgres://user@localhost/gridlink?sslmode=sometimes", wantErr: true}, // refused before connecting
+		{dsn: "postgresql://user@localhost/gridlink?pool_max_conns=0", wantErr: true},
 		{dsn: "mysql://user@localhost/gridlink", wantErr: true},
 		{dsn: ":memory:", wantErr: true},
 		{dsn: "sqlite::memory:", wantErr: true},

@@ -1,10 +1,10 @@
-// Package sqlstore implements store.Store on database/sql.
-//
-// SQLite (modernc.org/sqlite, pure Go) is the only dialect today; the SQL is
-// written once with "?" placeholders and ANSI upserts (INSERT ... ON CONFLICT
-// ... DO UPDATE, RETURNING), and everything that differs between databases
-// (placeholder style, error classification, migrations) lives in a small
-// dialect value, so a PostgreSQL dialect can be added beside it.
+// Package sqlstore implements store.Store on database/sql, for SQLite
+// (modernc.org/sqlite, pure Go) and PostgreSQL (pgx through its
+// database/sql adapter). The SQL is written once with "?" placeholders and
+// ANSI upserts (INSERT ... ON CONFLICT ... DO UPDATE, RETURNING), and
+// everything that differs between the databases (placeholder style, error
+// classification, migrations, migration locking, bulk interval writes)
+// lives in a small dialect value.
 //
 // # SQLite layout
 //
@@ -20,6 +20,15 @@
 // acknowledged. synchronous=NORMAL would already survive kill -9 of the
 // process (the WAL is in the OS page cache); FULL also survives power loss
 // and kernel crashes, at the cost of one fsync per write transaction.
+//
+// # PostgreSQL layout
+//
+// One pgx pool (pgxpool, used through database/sql) serves reads and
+// writes; transactions run at READ COMMITTED and conflicting writers wait
+// on row locks (RedeemCode's conditional UPDATE lets exactly one of many
+// concurrent redemptions through). Every connection carries a
+// statement_timeout. Migrations take a transaction-scoped advisory lock,
+// so several processes may migrate one database at once.
 package sqlstore
 
 import (
@@ -30,9 +39,10 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gridlink/gridlink/internal/store"
 )
@@ -44,9 +54,36 @@ type Options struct {
 	// Now is the clock used for bookkeeping (migration timestamps); nil
 	// means time.Now. Store methods take their times from their arguments.
 	Now func() time.Time
-	// ReadConns is the size of the read-only pool; 0 picks a default
-	// (at least 4).
+	// ReadConns is the size of the SQLite read-only pool; 0 picks a
+	// default (at least 4). PostgreSQL ignores it.
 	ReadConns int
+
+	// The PostgreSQL settings below are ignored by SQLite. A non-zero
+	// field wins over the matching URL parameter, which wins over the
+	// default.
+
+	// MaxConns caps the open connections of the PostgreSQL pool (URL:
+	// pool_max_conns; default 10).
+	MaxConns int
+	// MinConns is how many connections the pool keeps open even when idle
+	// (URL: pool_min_conns; default 0).
+	MinConns int
+	// ConnMaxLifetime closes connections older than this, so that the pool
+	// follows failovers and DNS changes (URL: pool_max_conn_lifetime;
+	// default 30m; negative: never).
+	ConnMaxLifetime time.Duration
+	// ConnMaxIdleTime closes connections idle for longer, down to MinConns
+	// (URL: pool_max_conn_idle_time; default 5m; negative: never).
+	ConnMaxIdleTime time.Duration
+	// StatementTimeout aborts any statement that runs longer, as the
+	// server's statement_timeout (URL: statement_timeout, in milliseconds
+	// or with a unit such as 30s; default 30s; negative: none). Migrations
+	// are exempt.
+	StatementTimeout time.Duration
+	// Schema is the PostgreSQL schema holding the store's tables, created
+	// if missing; it becomes the connections' search_path. Empty: the
+	// URL's search_path parameter, else the server's default (public).
+	Schema string
 }
 
 // Store is the database/sql implementation of store.Store.
@@ -56,6 +93,10 @@ type Store struct {
 	d   dialect
 	log *slog.Logger
 	now func() time.Time
+	// schema is Options.Schema (PostgreSQL), created by Migrate if missing.
+	schema string
+	// pgPool is the pgx pool under w and r on PostgreSQL (nil on SQLite).
+	pgPool *pgxpool.Pool
 
 	// readStmts caches prepared read statements (query -> *sql.Stmt on r):
 	// parsing costs more than running the small indexed reads of the API.
@@ -65,9 +106,20 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the database named by dsn and applies any
-// pending migrations. dsn is a SQLite file path, optionally prefixed by
-// "sqlite:" or "file:" (query parameters after "?" are not accepted: the
-// store sets its own).
+// pending migrations.
+//
+// A dsn starting with "postgres://" or "postgresql://" is a PostgreSQL URL:
+// postgres://user:password@host:port/database?sslmode=verify-full&...,
+// with libpq's parameters (sslmode, sslrootcert, sslcert, sslkey,
+// connect_timeout, target_session_attrs, ...), pgxpool's pool parameters
+// (pool_max_conns, pool_min_conns, pool_max_conn_lifetime,
+// pool_max_conn_idle_time, ...) and any server runtime parameter
+// (statement_timeout, search_path, application_name, ...); see Options and
+// PostgresPoolConfig.
+//
+// Anything else is a SQLite file path, optionally prefixed by "sqlite:" or
+// "file:" (query parameters after "?" are not accepted: the store sets its
+// own).
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -78,10 +130,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = max(4, 2*runtime.GOMAXPROCS(0))
 	}
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return nil, errors.New("sqlstore: open: PostgreSQL is not supported yet")
+	open := openSQLite
+	if isPostgresDSN(dsn) {
+		open = openPostgres
 	}
-	s, err := openSQLite(ctx, dsn, opts)
+	s, err := open(ctx, dsn, opts)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open: %w", err)
 	}
@@ -92,9 +145,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// DB returns the writer pool (one connection on SQLite). Other components
-// that share the database file open their own pools; this one is for
-// tooling and tests.
+// DB returns the writer pool (one connection on SQLite; the only pool on
+// PostgreSQL). Other components that share the database open their own
+// pools; this one is for tooling and tests.
 func (s *Store) DB() *sql.DB { return s.w }
 
 // Close closes both pools.
@@ -108,6 +161,9 @@ func (s *Store) Close() error {
 	if s.r != s.w {
 		errR = s.r.Close()
 	}
+	if s.pgPool != nil {
+		s.pgPool.Close()
+	}
 	if err := errors.Join(errW, errR); err != nil {
 		return fmt.Errorf("sqlstore: close: %w", err)
 	}
@@ -117,9 +173,10 @@ func (s *Store) Close() error {
 // q rewrites a query written with "?" placeholders for the dialect.
 func (s *Store) q(query string) string { return s.d.rebind(query) }
 
-// reader runs read queries on the read pool through prepared statements
-// cached per Store: parsing costs more than running the small indexed
-// reads of the API. Queries arrive already rebound (s.q).
+// reader runs read queries on the read pool, on SQLite through prepared
+// statements cached per Store: parsing costs more than running the small
+// indexed reads of the API (pgx keeps its own per-connection cache).
+// Queries arrive already rebound (s.q).
 type reader struct{ s *Store }
 
 // rd returns the read side of the store.
@@ -142,6 +199,9 @@ func (r reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 
 // QueryRowContext runs a single-row read query.
 func (r reader) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if !r.s.d.prepareReads {
+		return r.s.r.QueryRowContext(ctx, query, args...)
+	}
 	st, err := r.stmt(ctx, query)
 	if err != nil {
 		// The same query unprepared reports the error through the Row.
@@ -152,6 +212,9 @@ func (r reader) QueryRowContext(ctx context.Context, query string, args ...any) 
 
 // QueryContext runs a read query.
 func (r reader) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if !r.s.d.prepareReads {
+		return r.s.r.QueryContext(ctx, query, args...)
+	}
 	st, err := r.stmt(ctx, query)
 	if err != nil {
 		return nil, err

@@ -42,6 +42,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IntervalsLargeBatch", testIntervalsLargeBatch},
 		{"Bills", testBills},
 		{"PerUserScoping", testPerUserScoping},
+		{"UserUpdatesConcurrent", testUserUpdatesConcurrent},
+		{"IntervalsConcurrent", testIntervalsConcurrent},
+		{"DataThrough", testDataThrough}, {"DueForSync", testDueForSync}, {"BeginSync", testBeginSync}, {"BeginSyncConcurrent", testBeginSyncConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
