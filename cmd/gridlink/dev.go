@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gridlink/gridlink/internal/auth"
+	"github.com/gridlink/gridlink/internal/demo"
 	"github.com/gridlink/gridlink/internal/store"
 	"github.com/gridlink/gridlink/internal/vault"
 )
@@ -67,9 +68,17 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 
+	app, err := demo.New(demo.Config{BaseURL: base, ClientID: dc.ClientID, ClientSecret: dc.ClientSecret, Logger: logger})
+	if err != nil {
+		return err
+	}
+
 	return serveApp(ctx, appConfig{
 		Addr: *addr, Database: dbPath, MasterKey: key, Logger: logger, Stdout: stdout,
-		Extra: func(mux *http.ServeMux) { mux.HandleFunc("GET /dev/callback", devCallback(dc, base)) },
+		Extra: func(mux *http.ServeMux) {
+			mux.HandleFunc("GET /dev/callback", devCallback(dc, base))
+			app.Register(mux) // the demo app at /demo
+		},
 		Ready: func(string) { printDevBanner(stdout, dc, base) },
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"io/fs"
@@ -103,7 +104,9 @@ type UI struct {
 	pages   map[string]*template.Template
 	// staticFiles is the embedded static directory.
 	staticFiles fs.FS
-	csrf        *http.CrossOriginProtection
+	// widgetJS is widget/initialize.js.
+	widgetJS []byte
+	csrf     *http.CrossOriginProtection
 }
 
 // New checks cfg and returns the Connect UI.
@@ -171,6 +174,9 @@ func New(cfg Config) (*UI, error) {
 	u.pages = pages
 	if u.staticFiles, err = staticRoot(); err != nil {
 		return nil, err
+	}
+	if u.widgetJS, err = widgetFS.ReadFile("widget/initialize.js"); err != nil {
+		return nil, fmt.Errorf("connectui: widget script: %w", err)
 	}
 	u.csrf = http.NewCrossOriginProtection()
 	u.csrf.SetDenyHandler(http.HandlerFunc(u.denyCrossOrigin))

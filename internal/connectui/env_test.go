@@ -310,6 +310,9 @@ type browser struct {
 	chain   []*http.Response // the responses of the last action
 	fa      string           // expected CSP frame-ancestors
 	noCheck bool             // skip the per-response header checks
+	// crossSite expects the embedded-over-TLS cookie (SameSite=None,
+	// Partitioned) instead of SameSite=Lax.
+	crossSite bool
 }
 
 func (e *env) browser() *browser {
@@ -403,8 +406,13 @@ func (b *browser) checkResponse(resp *http.Response) {
 		}
 	}
 	for _, c := range resp.Cookies() {
-		if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" {
-			b.t.Errorf("%s: cookie %s: HttpOnly=%v SameSite=%v Path=%q, want HttpOnly, Lax, /", where, c.Name, c.HttpOnly, c.SameSite, c.Path)
+		wantSite, wantPartitioned := http.SameSiteLaxMode, false
+		if b.crossSite {
+			wantSite, wantPartitioned = http.SameSiteNoneMode, true
+		}
+		if !c.HttpOnly || c.SameSite != wantSite || c.Partitioned != wantPartitioned || c.Path != "/" {
+			b.t.Errorf("%s: cookie %s: HttpOnly=%v SameSite=%v Partitioned=%v Path=%q, want HttpOnly, SameSite %v, Partitioned %v, /",
+				where, c.Name, c.HttpOnly, c.SameSite, c.Partitioned, c.Path, wantSite, wantPartitioned)
 		}
 		if b.e.ui.secure != c.Secure || b.e.ui.secure != strings.HasPrefix(c.Name, "__Host-") {
 			b.t.Errorf("%s: cookie %s Secure=%v with SecureCookies=%v", where, c.Name, c.Secure, b.e.ui.secure)

@@ -63,30 +63,58 @@ func (u *UI) start(w http.ResponseWriter, r *http.Request) error {
 		u.render(w, http.StatusOK, "landing", view{Title: "gridlink Connect"}, nil, nil)
 		return nil
 	}
+	redirects, states, parents := q["redirect_uri"], q["state"], q[paramParentOrigin]
+	embedded := len(redirects) == 0 || (len(redirects) == 1 && redirects[0] == "")
+	// The widget names the embedding page's origin; redirect mode ignores it.
+	var parent string
+	if embedded && len(parents) > 0 && (len(parents) > 1 || parents[0] != "") {
+		var ok bool
+		if parent, ok = parseOrigin(parents[0]); !ok || len(parents) > 1 {
+			u.log.InfoContext(ctx, "connect: malformed parent_origin")
+			return errBadOrigin
+		}
+	}
 	tokens := q["connect_token"]
 	if len(tokens) != 1 {
+		if parent != "" {
+			u.embeddedProblem(w, errInvalidLink, parent, outcomeTokenInvalid)
+			return nil
+		}
 		return errInvalidLink
 	}
 	claims, err := u.auth.ParseConnectToken(tokens[0])
 	if err != nil {
-		u.log.InfoContext(ctx, "connect: invalid or expired connect token")
+		u.log.InfoContext(ctx, "connect: invalid or expired connect token", "embedded", embedded)
+		if parent != "" {
+			u.embeddedProblem(w, errInvalidLink, parent, outcomeTokenInvalid)
+			return nil
+		}
 		return errInvalidLink
 	}
 	client, err := u.store.Client(ctx, claims.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
+		if parent != "" {
+			u.embeddedProblem(w, errInvalidLink, parent, outcomeTokenInvalid)
+			return nil
+		}
 		return errInvalidLink
 	}
 	if err != nil {
 		return fmt.Errorf("start connect: load client: %w", err)
 	}
-	redirects, states := q["redirect_uri"], q["state"]
 	if len(redirects) > 1 || len(states) > 1 {
 		return errBadRedirect
 	}
-	embedded := len(redirects) == 0 || redirects[0] == ""
 	if !embedded && !validRedirectURI(redirects[0], client.RedirectURIs) {
 		u.log.InfoContext(ctx, "connect: redirect_uri not registered", "client_id", client.ID)
 		return errBadRedirect
+	}
+	if parent != "" && !originAllowed(parent, client.Origins) {
+		// Framing is refused as well (the error page's frame-ancestors is
+		// 'none'); the log says why the widget shows nothing.
+		u.log.WarnContext(ctx, "connect: embedding origin not registered for the client",
+			"client_id", client.ID, "parent_origin", parent)
+		return errBadOrigin
 	}
 	_, err = u.store.User(ctx, client.ID, claims.UserID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -121,6 +149,8 @@ func (u *UI) start(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !embedded {
 		sess.RedirectURI = redirects[0]
+	} else {
+		sess.RedirectURI = parent // "" without the widget; see embed.go
 	}
 	if len(states) == 1 {
 		sess.State, sess.HasState = states[0], true
@@ -135,7 +165,7 @@ func (u *UI) start(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("start connect: create session: %w", err)
 	}
 	u.log.InfoContext(ctx, "connect: session started", "session", sid, "client_id", client.ID,
-		"update_mode", update, "embedded", embedded, "token_utility_id", tokenUtility)
+		"update_mode", update, "embedded", embedded, "parent_origin", parent, "token_utility_id", tokenUtility)
 	http.SetCookie(w, u.sessionCookie(sess, secret))
 	seeOther(w, r, pageURL(sid, ""), &sess, &client)
 	return nil
@@ -152,6 +182,9 @@ func pageURL(sid, notice string) string {
 // page answers GET /connect/{sid}: the session's current step.
 func (u *UI) page(w http.ResponseWriter, r *http.Request) error {
 	f, err := u.loadFlow(r.Context(), r)
+	if errors.Is(err, errSessionNotFound) && u.sessionLost(w, r) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -176,8 +209,13 @@ func (u *UI) show(w http.ResponseWriter, r *http.Request, f *flow, o showOpts) e
 	if status == 0 {
 		status = http.StatusOK
 	}
-	v := view{SID: s.ID, AppName: f.client.Name, Embedded: s.Embedded, ShowExit: true, Alert: o.alert}
+	v := view{SID: s.ID, AppName: f.client.Name, Embedded: s.Embedded, Parent: parentOrigin(s), ShowExit: true, Alert: o.alert}
 	draw := func(page string) error {
+		if v.Parent != "" && v.ErrorStatus != "" {
+			// The widget's failed view has its own Close button, which
+			// reports ErrorStatus; the footer exit would repeat it.
+			v.ShowExit = false
+		}
 		u.render(w, status, page, v, s, &f.client)
 		return nil
 	}
@@ -279,6 +317,9 @@ func (u *UI) show(w http.ResponseWriter, r *http.Request, f *flow, o showOpts) e
 		return draw("done")
 
 	case store.StepFailed:
+		if s.Outcome == outcomeUnsupported {
+			v.Utility, _ = u.catalog.ByID(s.UtilityID) // the widget's onExit metadata
+		}
 		v.Title, v.Heading = "Not connected", "Not connected"
 		v.Message = outcomeMessage(s.Outcome, f.client.Name)
 		v.ShowExit, v.CanReturn, v.ErrorStatus = s.Embedded, !s.Embedded, s.Outcome
@@ -638,6 +679,13 @@ func (u *UI) continueToApp(ctx context.Context, w http.ResponseWriter, r *http.R
 		return errDelivered
 	}
 	if f.sess.Embedded {
+		// The widget's page posted the code to the app and says so: the
+		// code leaves the session, and the confirmation shows no code again.
+		f.sess.Pending = nil
+		if err := u.save(ctx, f); err != nil {
+			return err
+		}
+		u.log.InfoContext(ctx, "connect: code handed to the widget", "session", f.sess.ID, "client_id", f.client.ID)
 		return u.toPage(w, r, f, "")
 	}
 	code, err := u.vault.Open(f.sess.Pending, f.sess.ID)

@@ -62,6 +62,11 @@ type view struct {
 	// AppName is the client's company name.
 	AppName  string
 	Embedded bool
+	// Parent is the verified origin of the page embedding Connect through
+	// the widget: it switches the layout to the modal dialog, loads
+	// static/connect.js and is where that script posts its messages. ""
+	// outside the widget.
+	Parent string
 	// ShowExit adds the footer exit control.
 	ShowExit bool
 	// Alert, when set, is shown in a role="alert" element.
@@ -115,6 +120,8 @@ var (
 		"The app that sent you here asked to return to an address it has not registered. Nothing was connected; go back to the app you came from."}
 	errSessionNotFound = &pageError{http.StatusNotFound, "Session not found",
 		"This Connect session was not found in this browser. Go back to the app you came from and start again."}
+	errBadOrigin = &pageError{http.StatusBadRequest, "This site cannot open Connect",
+		"The website that opened this window is not registered with this app's gridlink account. Nothing was connected."}
 	errBadForm = &pageError{http.StatusBadRequest, "The form could not be read",
 		"The form could not be read. Go back and try again."}
 	errDelivered = &pageError{http.StatusBadRequest, "This connection is finished",
@@ -126,10 +133,20 @@ var (
 )
 
 // frameAncestors is the CSP frame-ancestors source list for a page: 'none'
-// in redirect mode (and outside a session), the client's registered origins
-// in embedded mode.
+// in redirect mode (and outside a session); in embedded mode the verified
+// embedding origin of a widget session, or else (an embedded session opened
+// without the widget) the client's registered origins.
 func frameAncestors(sess *store.ConnectSession, client *gridlink.Client) string {
-	if sess == nil || !sess.Embedded || client == nil {
+	if sess == nil || !sess.Embedded {
+		return "'none'"
+	}
+	if o := parentOrigin(sess); o != "" {
+		if validSource(o) {
+			return o
+		}
+		return "'none'"
+	}
+	if client == nil {
 		return "'none'"
 	}
 	var srcs []string

@@ -14,9 +14,12 @@ import "net/http"
 //	POST /connect/{sid}/retry       leave an error view for the credentials form
 //	POST /connect/{sid}/continue    leave the confirmation: 303 to redirect_uri?code=&state=
 //	POST /connect/{sid}/exit        leave Connect: 303 to redirect_uri?error=&state=
-//	GET  /connect/static/           the stylesheet (embedded)
+//	GET  /connect/static/           the stylesheet and the widget page script (embedded)
+//	GET  /initialize.js             the widget script, window.PelmConnect (pelm-api.md 4.3)
+//	GET  /connect/pelm-connect.js   the same script under its legacy name
 //
-// Every POST is guarded by http.CrossOriginProtection (cross-site: 403) and
+// GET / with parent_origin= (and no redirect_uri) is the widget's iframe:
+// see embed.go. Every POST is guarded by http.CrossOriginProtection (cross-site: 403) and
 // has its body limited to 1 MiB.
 func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("GET /{$}", u.handle(u.start))
@@ -30,4 +33,6 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("POST /connect/{sid}/continue", u.post(u.continueToApp))
 	mux.Handle("POST /connect/{sid}/exit", u.post(u.exit))
 	mux.Handle("GET /connect/static/", u.static())
+	mux.Handle("GET /initialize.js", u.widgetScript())
+	mux.Handle("GET /connect/pelm-connect.js", u.widgetScript())
 }

@@ -56,17 +56,32 @@ func (u *UI) cookieName(sid string) string {
 	return "gl_connect_" + sid
 }
 
-// sessionCookie is the cookie holding the session secret. Redirect mode uses
-// SameSite=Lax: the cookie must survive the top-level navigation from the
-// app, and Lax still keeps it off cross-site POSTs. It expires with the
-// session: Max-Age (relative, immune to a skewed browser clock) and Expires
-// for older browsers.
+// sessionCookie is the cookie holding the session secret.
+//
+// Redirect mode uses SameSite=Lax: the cookie must survive the top-level
+// navigation from the app, and Lax still keeps it off cross-site POSTs.
+//
+// Embedded mode runs in an iframe on the app's page. When that page is on
+// the same site as gridlink (localhost:3000 and localhost:8080 are one
+// site), Lax works. When it is on another site, a browser neither stores
+// nor sends a Lax cookie inside the iframe, so over TLS (SecureCookies)
+// embedded sessions use SameSite=None; Secure; Partitioned: None lets the
+// cookie work in the cross-site iframe, and Partitioned (CHIPS) keys it to
+// the embedding site, so it is usable only under that app and survives
+// third-party-cookie blocking. Browsers accept None only with Secure,
+// hence only over TLS; plain-HTTP cross-site embedding cannot work, and
+// the widget then shows sessionLost's explanation. Cross-site POSTs stay
+// refused by http.CrossOriginProtection, which judges the request's own
+// origin (the iframe's), not the cookie.
+//
+// The cookie expires with the session: Max-Age (relative, immune to a
+// skewed browser clock) and Expires for older browsers.
 func (u *UI) sessionCookie(sess store.ConnectSession, secret string) *http.Cookie {
 	maxAge := int(sess.ExpiresAt.Sub(u.now()) / time.Second)
 	if maxAge <= 0 {
 		maxAge = -1
 	}
-	return &http.Cookie{
+	c := &http.Cookie{
 		Name:     u.cookieName(sess.ID),
 		Value:    secret,
 		Path:     "/",
@@ -76,6 +91,10 @@ func (u *UI) sessionCookie(sess store.ConnectSession, secret string) *http.Cooki
 		Secure:   u.secure,
 		SameSite: http.SameSiteLaxMode,
 	}
+	if sess.Embedded && u.secure {
+		c.SameSite, c.Partitioned = http.SameSiteNoneMode, true
+	}
+	return c
 }
 
 // flow is a loaded session with its client.
