@@ -116,6 +116,11 @@ type Login struct {
 	// Session is the opaque upstream session (cookies, remembered-device
 	// tokens) to keep, sealed, for later fetches. May be nil.
 	Session []byte
+	// Username, when set, names the login at the utility for display
+	// (the user's utility_username) instead of the username typed into
+	// Connect: OAuth connectors, where the user types none, set it (for
+	// Green Button Connect, the subscription id).
+	Username string
 }
 
 // Challenge is an MFA request from the utility.
@@ -153,6 +158,11 @@ type Connector interface {
 	Login(ctx context.Context, c Credentials) (Login, error)
 	// Fetch downloads the user's data. Readings that start before
 	// req.Since need not be returned (zero Since: everything the utility has).
+	//
+	// A failing Fetch may still return a non-nil *Data holding only a
+	// Session: the connector renewed the upstream session before failing
+	// (an OAuth refresh token that the utility rotated), and the caller
+	// must keep that session, or the next fetch would present a spent one.
 	Fetch(ctx context.Context, req FetchRequest) (*Data, error)
 }
 
@@ -161,6 +171,38 @@ type MFA interface {
 	// SubmitMFA continues a login that returned a Challenge. A wrong code is
 	// an *Error of KindMFAFailed (the same challenge state stays usable).
 	SubmitMFA(ctx context.Context, c Credentials, state []byte, code string) (Login, error)
+}
+
+// OAuth is implemented by connectors whose utilities authorize gridlink on
+// their own website (OAuth 2.0 authorization code, as Green Button Connect
+// My Data does) instead of taking a password typed into Connect. For such
+// a utility Connect shows "Continue to <utility>" instead of the password
+// form and:
+//
+//  1. redirects the browser to AuthorizeURL(state, redirectURI), where
+//     state binds the authorization to the Connect session (it comes back
+//     unchanged and must be checked) and redirectURI is gridlink's
+//     callback, GET /connect/oauth/callback, registered with the utility;
+//  2. the utility signs the user in, asks for consent and redirects back
+//     to redirectURI with code and state (or error=access_denied);
+//  3. the callback calls CompleteOAuth(ctx, code, redirectURI), which
+//     exchanges the code for the utility's tokens, and completes the
+//     connection as after a password login: Login.Session (the token set)
+//     is sealed with empty Credentials, Login.Username is shown as the
+//     utility username, and the first sync starts.
+//
+// Fetch then works from the sealed session alone (Credentials empty),
+// refreshing and rotating the tokens it holds. Login (a password) is
+// refused with a KindBadCredentials error whose message sends the user to
+// the utility's website.
+type OAuth interface {
+	// AuthorizeURL returns the utility's authorization page URL for this
+	// request.
+	AuthorizeURL(state, redirectURI string) (string, error)
+	// CompleteOAuth exchanges the authorization code. A code the utility
+	// refuses (expired, used, revoked) is an *Error of KindBadCredentials;
+	// an unreachable utility is KindUnavailable.
+	CompleteOAuth(ctx context.Context, code, redirectURI string) (Login, error)
 }
 
 // FetchRequest is what a fetch needs.

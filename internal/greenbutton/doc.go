@@ -189,6 +189,16 @@
 // start and end (23 or 25 hours on DST days); shorter rows last the smaller
 // of elapsed and wall-clock time.
 //
+// # Writing
+//
+// WriteFeed (and WriteAccount for an account held in memory) renders one
+// account as an ESPI Atom feed that ParseXML reads back to the same
+// intervals and bills: a UsagePoint per meter, IntervalBlocks per local
+// day streamed from a callback, delivered and received series for signed
+// electric usage, UsageSummary per bill and LocalTimeParameters
+// (LocalTimeOf). Values are exact to WriteOptions.Decimals (default six)
+// decimals of kWh and therms. Details in write.go.
+//
 // # Errors and limits
 //
 // A malformed document returns an *Error naming the format and the line
