@@ -1,6 +1,8 @@
 // Package api serves gridlink's Pelm-compatible JSON API (pelm-api.md
 // sections 1, 2 and 5): connect tokens, code exchange, users, accounts,
-// intervals, bills and the utility catalogue.
+// intervals, bills and the utility catalogue; and, beyond Pelm, data
+// freshness (the "sync" object of GET /users/{user_id}, data_through on
+// accounts) and POST /users/{user_id}/refresh.
 //
 // The API is a header-credential zone: clients authenticate with the
 // Pelm-Client-Id and Pelm-Secret headers and users with an
@@ -15,6 +17,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -43,6 +46,16 @@ type Config struct {
 	// /utilities when its connector key is present in it. A nil registry
 	// falls back to gridlink.Utility.Supported.
 	Connectors connector.Registry
+	// Sync queues the syncs asked for by POST /users/{user_id}/refresh
+	// (internal/syncer's Queue). Nil: the endpoint answers
+	// feature_unavailable.
+	Sync SyncQueue
+}
+
+// SyncQueue queues a sync of a user; queueing again while one is waiting
+// or running is a no-op.
+type SyncQueue interface {
+	EnqueueSync(ctx context.Context, userRowID string) error
 }
 
 // API is the JSON API. Create it with New and add its routes to a mux with
@@ -54,6 +67,7 @@ type API struct {
 	logger     *slog.Logger
 	now        func() time.Time
 	connectors connector.Registry
+	sync       SyncQueue
 }
 
 // New returns the API for cfg. Auth, Store and Catalog are required.
@@ -65,6 +79,7 @@ func New(cfg Config) *API {
 		logger:     cfg.Logger,
 		now:        cfg.Now,
 		connectors: cfg.Connectors,
+		sync:       cfg.Sync,
 	}
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)

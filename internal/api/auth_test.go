@@ -412,6 +412,9 @@ func TestGetUser(t *testing.T) {
 		"utility":           map[string]any{"id": float64(1), "full_name": "Pacific Gas and Electric"},
 		"utility_username":  "user@pelm.com",
 		"credentials_valid": true,
+		// Beyond Pelm (sync_test.go covers every state): connected, the
+		// first sync not started yet.
+		"sync": map[string]any{"status": "syncing", "last_success_at": nil, "last_attempt_at": nil, "next_attempt_at": nil, "error_code": nil},
 	}
 	if diff := cmp.Diff(want, r.json(t)); diff != "" {
 		t.Errorf("body (-want +got):\n%s", diff)

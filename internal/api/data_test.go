@@ -52,6 +52,9 @@ var account1JSON = map[string]any{
 	"gas_usage_unit":        "therm",
 	"ghg_emissions_unit":    "kg_co2e",
 	"meters":                []any{map[string]any{"id": elec1, "type": "ELECTRIC"}, map[string]any{"id": gas1, "type": "GAS"}},
+	// Beyond Pelm: the end of the newest reading (hourly electric and
+	// daily gas both end at t0).
+	"data_through": float64(t0.Unix()),
 }
 
 var account2JSON = map[string]any{
@@ -62,6 +65,7 @@ var account2JSON = map[string]any{
 	"usage_unit":            "kwh",
 	"ghg_emissions_unit":    "kg_co2e",
 	"meters":                []any{map[string]any{"id": elec2, "type": "ELECTRIC"}},
+	"data_through":          nil, // no readings
 }
 
 func TestAccounts(t *testing.T) {

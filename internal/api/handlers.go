@@ -197,7 +197,33 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 		Utility          utilityJSON `json:"utility"`
 		UtilityUsername  string      `json:"utility_username"`
 		CredentialsValid bool        `json:"credentials_valid"`
-	}{u.ID, utilityJSON{u.UtilityID, util.Name}, u.UtilityUsername, u.CredentialsValid})
+		Sync             syncJSON    `json:"sync"`
+	}{u.ID, utilityJSON{u.UtilityID, util.Name}, u.UtilityUsername, u.CredentialsValid, newSyncJSON(u)})
+}
+
+// refresh serves POST /users/{user_id}/refresh (beyond Pelm): it queues a
+// sync of the user now, cutting a retry backoff short, and answers 202
+// with the user's id and current sync object. Asking again while a sync
+// is queued or running changes nothing. A user whose utility login was
+// rejected (sync status needs_reauth) is not synced until they go through
+// Connect again: the answer is still 202, with that status.
+func (a *API) refresh(w http.ResponseWriter, r *http.Request) error {
+	u, err := a.pathUser(r)
+	if err != nil {
+		return err
+	}
+	if a.sync == nil {
+		return gridlink.Errorf(gridlink.FeatureUnavailable, "Refreshing on demand is not available on this server.")
+	}
+	if u.CredentialsValid {
+		if err := a.sync.EnqueueSync(r.Context(), u.RowID); err != nil {
+			return fmt.Errorf("refresh: %w", err)
+		}
+	}
+	return writeJSON(w, http.StatusAccepted, struct {
+		ID   string   `json:"id"`
+		Sync syncJSON `json:"sync"`
+	}{u.ID, newSyncJSON(u)})
 }
 
 // deleteUser serves DELETE /users/{user_id} (2.4).
@@ -225,9 +251,13 @@ func (a *API) accounts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list accounts: %w", err)
 	}
+	through, err := a.store.DataThrough(r.Context(), u.RowID)
+	if err != nil {
+		return fmt.Errorf("list accounts: %w", err)
+	}
 	out := make([]accountJSON, 0, len(accts))
 	for _, ac := range accts {
-		out = append(out, newAccountJSON(ac))
+		out = append(out, newAccountJSON(ac, through))
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -280,8 +310,12 @@ func (a *API) intervals(w http.ResponseWriter, r *http.Request) error {
 	}
 	from, to := intervalWindow(q.Dates, a.now())
 
+	through, err := a.store.DataThrough(r.Context(), u.RowID)
+	if err != nil {
+		return fmt.Errorf("data through: %w", err)
+	}
 	util, _ := a.catalog.ByID(u.UtilityID)
-	head, err := encodeJSON(newAccountJSON(ac))
+	head, err := encodeJSON(newAccountJSON(ac, through))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gridlink/gridlink"
 )
@@ -66,6 +67,8 @@ func appendInterval(b []byte, iv gridlink.Interval) (_ []byte, ok bool) {
 }
 
 // accountJSON is the account object of /accounts and /intervals.
+// DataThrough (beyond Pelm) is the end of the account's newest reading,
+// null before any.
 type accountJSON struct {
 	ID                  string               `json:"id"`
 	AccountNumber       string               `json:"account_number"`
@@ -75,6 +78,7 @@ type accountJSON struct {
 	GasUsageUnit        string               `json:"gas_usage_unit,omitempty"`
 	GHGEmissionsUnit    string               `json:"ghg_emissions_unit"`
 	Meters              []meterJSON          `json:"meters"`
+	DataThrough         *int64               `json:"data_through"`
 }
 
 type meterJSON struct {
@@ -82,7 +86,9 @@ type meterJSON struct {
 	Type gridlink.MeterType `json:"type"`
 }
 
-func newAccountJSON(a gridlink.Account) accountJSON {
+// newAccountJSON is the account object of a, with its data_through from
+// through (store.DataThrough).
+func newAccountJSON(a gridlink.Account, through map[string]int64) accountJSON {
 	types := a.MeterTypes()
 	if types == nil {
 		types = []gridlink.MeterType{}
@@ -95,6 +101,9 @@ func newAccountJSON(a gridlink.Account) accountJSON {
 		UsageUnit:           gridlink.Electric.Unit(),
 		GHGEmissionsUnit:    "kg_co2e",
 		Meters:              make([]meterJSON, 0, len(a.Meters)),
+	}
+	if end, ok := through[a.ID]; ok {
+		out.DataThrough = &end
 	}
 	for _, t := range types {
 		if t == gridlink.Gas {
@@ -176,4 +185,52 @@ func newBillJSON(b gridlink.Bill) billJSON {
 type billGroupJSON struct {
 	AccountID string     `json:"account_id"`
 	Bills     []billJSON `json:"bills"`
+}
+
+// syncJSON is the "sync" object of GET /users/{user_id} (beyond Pelm):
+// how fresh the user's data is. Times are epoch seconds, null when unknown.
+type syncJSON struct {
+	// Status is syncing (a sync is running or queued, including the first
+	// one and the one after a reconnection), ok, failing (retrying with
+	// backoff) or needs_reauth (the utility rejected the stored login:
+	// send the user through Connect again).
+	Status        string `json:"status"`
+	LastSuccessAt *int64 `json:"last_success_at"`
+	LastAttemptAt *int64 `json:"last_attempt_at"`
+	NextAttemptAt *int64 `json:"next_attempt_at"`
+	// ErrorCode is why the last attempt failed (failing and needs_reauth
+	// only): bad_credentials, mfa_required, utility_unavailable,
+	// rate_limited, layout_changed, internal_error or interrupted.
+	ErrorCode *string `json:"error_code"`
+}
+
+func epoch(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	v := t.Unix()
+	return &v
+}
+
+func newSyncJSON(u gridlink.User) syncJSON {
+	st := u.Sync
+	out := syncJSON{
+		Status:        st.Status,
+		LastSuccessAt: epoch(st.LastSuccessAt),
+		LastAttemptAt: epoch(st.LastAttemptAt),
+		NextAttemptAt: epoch(st.NextAttemptAt),
+	}
+	switch {
+	case !u.CredentialsValid:
+		out.Status = gridlink.SyncNeedsReauth
+	case st.Status == gridlink.SyncPending || st.Status == gridlink.SyncNeedsReauth || st.Status == "":
+		// Connected or reconnected: the sync Connect queued has not
+		// started yet.
+		out.Status = gridlink.SyncSyncing
+	}
+	if (out.Status == gridlink.SyncFailing || out.Status == gridlink.SyncNeedsReauth) && st.ErrorCode != "" {
+		code := st.ErrorCode
+		out.ErrorCode = &code
+	}
+	return out
 }

@@ -14,6 +14,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	// Users (client headers + bearer token).
 	mux.Handle("GET /users/{user_id}", a.handle(a.getUser))
 	mux.Handle("DELETE /users/{user_id}", a.handle(a.deleteUser))
+	// Beyond Pelm: ask for a sync now (202; a no-op while one is queued
+	// or running).
+	mux.Handle("POST /users/{user_id}/refresh", a.handle(a.refresh))
 
 	// Data (client headers + bearer token; data_unavailable until the
 	// first sync has finished).

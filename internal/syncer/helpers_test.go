@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
+	mrand "math/rand/v2"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/gridlink/gridlink"
 	"github.com/gridlink/gridlink/internal/catalog"
@@ -21,6 +25,7 @@ import (
 	"github.com/gridlink/gridlink/internal/emissions"
 	"github.com/gridlink/gridlink/internal/store"
 	"github.com/gridlink/gridlink/internal/store/sqlstore"
+	"github.com/gridlink/gridlink/internal/testenv"
 	"github.com/gridlink/gridlink/internal/vault"
 )
 
@@ -116,30 +121,77 @@ func testData(hours int, usage func(i int) float64) *connector.Data {
 
 func baseUsage(i int) float64 { return 0.5 + float64(i%24)/8 }
 
-// env is a real store on a temporary SQLite file, a vault, a catalogue with
-// one utility reached by the fake connector, and a Syncer.
+// env is a real store (a temporary SQLite file, or a fresh schema of the
+// test PostgreSQL server), a vault, a catalogue with one utility reached by
+// the fake connector, and a Syncer on the injected clock.
 type env struct {
-	path string
-	st   *sqlstore.Store
-	v    *vault.Vault
-	fake *fakeConnector
-	s    *Syncer
-	now  time.Time
-	logs *syncBuffer
-	n    int
+	// dsn and schema name the database, for the queue; path is the SQLite
+	// file ("" on PostgreSQL).
+	dsn, schema, path string
+	st                *sqlstore.Store
+	v                 *vault.Vault
+	fake              *fakeConnector
+	s                 *Syncer
+	clock             *testClock
+	logs              *syncBuffer
+	n                 int
 }
 
 type envOption func(*Config)
 
+// backend is the database of an env.
+type backend struct{ dsn, schema string }
+
+// sqliteDB is a new SQLite file.
+func sqliteDB(t testing.TB) backend {
+	return backend{dsn: filepath.Join(t.TempDir(), "gridlink.db")}
+}
+
+// postgresDB is a new schema on the test server (skipping without one),
+// dropped with everything in it when the test ends.
+func postgresDB(t testing.TB) backend {
+	t.Helper()
+	dsn := testenv.Postgres(t)
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	schema := "gl_synctest_" + hex.EncodeToString(b[:])
+	// Registered first, so it runs last: after every queue and store of
+	// the test has closed.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return backend{dsn: dsn, schema: schema}
+}
+
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
+	return newEnvOn(t, sqliteDB(t), opts...)
+}
+
+func newEnvOn(t testing.TB, db backend, opts ...envOption) *env {
+	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "gridlink.db")
-	st, err := sqlstore.Open(ctx, path, sqlstore.Options{})
+	st, err := sqlstore.Open(ctx, db.dsn, sqlstore.Options{Schema: db.schema})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	path := ""
+	if !IsPostgresDSN(db.dsn) {
+		path = db.dsn
+	}
 	v, err := vault.New(rand.Reader, bytes.Repeat([]byte{7}, vault.KeySize))
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +200,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{path: path, st: st, v: v, fake: &fakeConnector{}, now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), logs: &syncBuffer{}}
+	e := &env{dsn: db.dsn, schema: db.schema, path: path, st: st, v: v, fake: &fakeConnector{}, clock: &testClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
 	e.fake.set(returns(func() *connector.Data { return testData(24*14, baseUsage) }))
 	cfg := Config{
 		Store:      st,
@@ -156,7 +208,14 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Catalog:    cat,
 		Connectors: connector.Registry{"fake": e.fake},
 		Logger:     slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:        func() time.Time { return e.now },
+		Now:        e.clock.Now,
+		// Retries come quickly in tests (the queue's retry waits this on
+		// River's real clock); the jitter is reproducible.
+		RetryMin: 50 * time.Millisecond,
+		RetryMax: time.Second,
+		// A sync deferred by its utility's limit tries again soon.
+		UtilityBusyDelay: 50 * time.Millisecond,
+		Rand:             seededRand(1),
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -165,10 +224,44 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateClient(ctx, gridlink.Client{ID: "client1", SecretHash: make([]byte, 32), Name: "Acme", CreatedAt: e.now}); err != nil {
+	if err := st.CreateClient(ctx, gridlink.Client{ID: "client1", SecretHash: make([]byte, 32), Name: "Acme", CreatedAt: e.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// testClock is the injected clock: it moves only when the test says.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Set moves the clock to t.
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// seededRand is a reproducible random source for the jitter.
+func seededRand(seed byte) io.Reader {
+	var s [32]byte
+	s[0] = seed
+	return mrand.NewChaCha8(s)
 }
 
 // syncBuffer is a buffer safe for the concurrent writes of a logger.
@@ -204,7 +297,7 @@ func (e *env) addLogin(t testing.TB, utilityID int64, cred Credential) gridlink.
 	sessionID := fmt.Sprintf("session-%d", e.n)
 	if err := e.st.CreateConnectSession(ctx, store.ConnectSession{
 		ID: sessionID, CookieHash: make([]byte, 32), TokenHash: []byte(sessionID), ClientID: "client1",
-		UserID: fmt.Sprintf("user-%d", e.n), Step: store.StepCredentials, CreatedAt: e.now, ExpiresAt: e.now.Add(time.Hour),
+		UserID: fmt.Sprintf("user-%d", e.n), Step: store.StepCredentials, CreatedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(time.Hour),
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +309,7 @@ func (e *env) addLogin(t testing.TB, utilityID int64, cred Credential) gridlink.
 		SessionID: sessionID, TokenHash: []byte(sessionID),
 		User: gridlink.User{RowID: rowID, ClientID: "client1", ID: fmt.Sprintf("user-%d", e.n),
 			UtilityID: utilityID, UtilityUsername: cred.Username, CredentialsValid: true, Credential: sealed},
-		CodeHash: []byte("code-" + sessionID), CodeExpiresAt: e.now.Add(time.Minute), Now: e.now,
+		CodeHash: []byte("code-" + sessionID), CodeExpiresAt: e.clock.Now().Add(time.Minute), Now: e.clock.Now(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -324,4 +417,16 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // cmpData compares stored data, treating nil and empty alike.
 func cmpData(want, got userData) string {
 	return cmp.Diff(want, got, cmpopts.EquateEmpty())
+}
+
+// checkNext checks that st's next attempt is within [lo, hi] (stored times
+// have second precision).
+func checkNext(t testing.TB, st gridlink.SyncState, lo, hi time.Time) {
+	t.Helper()
+	switch {
+	case st.NextAttemptAt == nil:
+		t.Errorf("next attempt unset, want between %v and %v", lo, hi)
+	case st.NextAttemptAt.Before(lo.Truncate(time.Second)) || st.NextAttemptAt.After(hi):
+		t.Errorf("next attempt at %v, want between %v and %v", st.NextAttemptAt, lo, hi)
+	}
 }

@@ -14,14 +14,6 @@ import (
 	"github.com/gridlink/gridlink/internal/connector"
 )
 
-// fixedRetry retries after a short fixed delay, so tests need not wait out
-// River's exponential backoff.
-type fixedRetry struct{}
-
-func (fixedRetry) NextRetry(*rivertype.JobRow) time.Time {
-	return time.Now().Add(50 * time.Millisecond)
-}
-
 // startQueue opens and starts a queue on the env's database file; it is
 // stopped when the test ends.
 func startQueue(t *testing.T, e *env) *Queue {
@@ -33,11 +25,11 @@ func startQueue(t *testing.T, e *env) *Queue {
 	return q
 }
 
-// fastQueue shortens River's polling and retry delays for tests.
-var fastQueue = queueOptions{
+// fastQueue shortens River's polling for tests (newEnv shortens the retry
+// backoff).
+var fastQueue = QueueOptions{
 	fetchPollInterval: 100 * time.Millisecond,
 	fetchCooldown:     10 * time.Millisecond,
-	retryPolicy:       fixedRetry{},
 }
 
 func openQueue(t *testing.T, e *env) *Queue {
@@ -45,10 +37,11 @@ func openQueue(t *testing.T, e *env) *Queue {
 	return openQueueWith(t, e, fastQueue)
 }
 
-func openQueueWith(t *testing.T, e *env, opts queueOptions) *Queue {
+func openQueueWith(t *testing.T, e *env, opts QueueOptions) *Queue {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	q, err := newSQLiteQueue(context.Background(), e.path, e.s, logger, opts)
+	opts.Schema = e.schema
+	q, err := OpenQueue(context.Background(), e.dsn, e.s, logger, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,18 +304,14 @@ func TestQueueAndStoreShareTheFile(t *testing.T) {
 	}
 }
 
-// slowRetry waits an hour before a retry.
-type slowRetry struct{}
-
-func (slowRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(time.Hour) }
+// slowRetry makes the first retry wait about an hour.
+func slowRetry(c *Config) { c.RetryMin, c.RetryMax = time.Hour, 6*time.Hour }
 
 func TestEnqueueSyncCutsRetryBackoffShort(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, slowRetry)
 	u := e.addUser(t, nil)
 	e.fake.set(fails(connector.Errorf(connector.KindUnavailable, "site down")))
-	opts := fastQueue
-	opts.retryPolicy = slowRetry{}
-	q := openQueueWith(t, e, opts)
+	q := openQueue(t, e)
 	ctx := context.Background()
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -350,15 +339,13 @@ func TestEnqueueSyncCutsRetryBackoffShort(t *testing.T) {
 }
 
 func TestJobTimeoutIsRetryable(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.JobTimeout = 100 * time.Millisecond })
+	e := newEnv(t, func(c *Config) { c.JobTimeout = 100 * time.Millisecond }, slowRetry)
 	u := e.addUser(t, nil)
 	e.fake.set(func(ctx context.Context, _ connector.FetchRequest) (*connector.Data, error) {
 		<-ctx.Done() // a utility that never answers
 		return nil, ctx.Err()
 	})
-	opts := fastQueue
-	opts.retryPolicy = slowRetry{}
-	q := openQueueWith(t, e, opts)
+	q := openQueue(t, e)
 	ctx := context.Background()
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)

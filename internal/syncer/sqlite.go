@@ -33,11 +33,13 @@ const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_prag
 // under concurrent connections), applies River's migrations (idempotent,
 // on every start) and registers the sync worker. Call Start to work jobs
 // and Stop to finish.
+//
+// NewSQLiteQueue uses the default QueueOptions; OpenQueue takes others.
 func NewSQLiteQueue(ctx context.Context, dbPath string, s *Syncer, logger *slog.Logger) (*Queue, error) {
-	return newSQLiteQueue(ctx, dbPath, s, logger, queueOptions{})
+	return newSQLiteQueue(ctx, dbPath, s, logger, QueueOptions{})
 }
 
-func newSQLiteQueue(ctx context.Context, dbPath string, s *Syncer, logger *slog.Logger, opts queueOptions) (*Queue, error) {
+func newSQLiteQueue(ctx context.Context, dbPath string, s *Syncer, logger *slog.Logger, opts QueueOptions) (*Queue, error) {
 	if s == nil {
 		return nil, errors.New("sync queue: nil Syncer")
 	}
@@ -49,16 +51,17 @@ func newSQLiteQueue(ctx context.Context, dbPath string, s *Syncer, logger *slog.
 		return nil, fmt.Errorf("sync queue: %w", err)
 	}
 	driver := riversqlite.New(db)
-	if err := migrateRiver(ctx, driver, logger); err != nil {
+	if err := migrateRiver(ctx, driver, "", logger); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sync queue: %w", err)
 	}
-	client, err := newQueue(driver, s, logger, opts)
+	q, err := newQueue(driver, s, logger, opts)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sync queue: %w", err)
 	}
-	return &Queue{client: client, log: logger, closeDB: db.Close}, nil
+	q.closeDB = db.Close
+	return q, nil
 }
 
 // MigrateSQLite applies River's schema migrations to the SQLite file at
@@ -70,7 +73,7 @@ func MigrateSQLite(ctx context.Context, dbPath string) error {
 	}
 	defer db.Close()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := migrateRiver(ctx, riversqlite.New(db), logger); err != nil {
+	if err := migrateRiver(ctx, riversqlite.New(db), "", logger); err != nil {
 		return fmt.Errorf("migrate sync queue: %w", err)
 	}
 	return nil

@@ -1,30 +1,71 @@
-// Package syncer fetches each user's utility data through its connector and
-// stores it with idempotent upserts.
+// Package syncer keeps every connected user's utility data fresh: it
+// fetches the data through the user's connector and stores it with
+// idempotent upserts, on a schedule, with retries, under per-utility
+// concurrency limits.
 //
 // The core is [Syncer.Sync], a plain method that knows nothing about job
-// queues: it loads the user, opens the sealed login, calls the connector,
-// stores accounts, meters, intervals and bills, and records the outcome in
-// the user's sync state. [Queue] is the adapter that runs Sync as a River job
-// (one job kind, unique per user), today on SQLite (riversqlite); the queue
-// is built from a River driver, so a PostgreSQL (riverpgxv5) constructor is a
-// few lines beside [NewSQLiteQueue].
+// queues: it loads the user, claims one of its utility's sync slots, opens
+// the sealed login, calls the connector, stores accounts, meters,
+// intervals and bills, and records the outcome in the user's sync state,
+// including when the next attempt is due. [Queue] runs Sync as River jobs
+// (one job kind, unique per user) on SQLite ([NewSQLiteQueue]) or
+// PostgreSQL ([NewPostgresQueue]), where several processes share the jobs.
 //
-// Failure policy, by connector.Kind: a rejected login (bad credentials, MFA
-// required again) flips credentials_valid to false, sets the status to
-// needs_reauth and is never retried; every retryable kind sets the status to
-// failing and returns the error so that the queue retries with backoff. The
-// data stored by earlier syncs stays readable in every case.
+// # Schedule
+//
+// The user's sync state in the store is the schedule: after a success the
+// next sync is due Interval (12 h) ± IntervalJitter later; after a
+// retryable failure it is due after an exponential backoff with jitter
+// (RetryMin doubling up to RetryMax, or longer when the utility asked for
+// it); after a rejected login it is never due (until Connect in update
+// mode queues one). A periodic River job, run by one leader process at a
+// time, queues a sync for every user due (store.Store.DueForSync); the
+// retry of a failed job also waits in River until that time. Each refresh
+// asks the utility for readings from LookBack (7 days) before the newest
+// stored one, so late or corrected readings replace the stored values.
+//
+// # Failure policy, by connector.Kind
+//
+//   - bad credentials, MFA required again: never retried; credentials_valid
+//     becomes false and the status needs_reauth; the data stays readable.
+//   - utility unavailable, rate limited, internal error, timeouts: status
+//     failing, retried with backoff (honouring the connector's RetryAfter).
+//   - layout changed: the same, plus an ERROR log marked alert=true and the
+//     gridlink_sync_layout_changed_total counter: a connector needs fixing.
+//
+// # Concurrency
+//
+// At most UtilityLimit syncs of one utility run at once across all
+// processes: Sync claims a slot atomically in the store (the user's status
+// becomes syncing) and, when none is free, returns [ErrUtilityBusy]; the
+// queue then puts the job back for UtilityBusyDelay without holding a
+// worker, so a backlog for one utility never starves the others. Workers
+// bounds the syncs running at once in one process.
+//
+// # Crashes
+//
+// A sync whose process died (kill -9, power loss) leaves its job marked
+// running and its user syncing. Once the attempt is older than
+// QueueOptions.RescueAfter (default JobTimeout + 1 minute: 11 minutes),
+// River's leader puts the job back and it runs again; its utility slot
+// lapses after JobTimeout + 1 minute as well. Readings are upserts keyed by
+// meter and start, so the dead attempt's partial writes are overwritten,
+// never duplicated.
 package syncer
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gridlink/gridlink"
 	"github.com/gridlink/gridlink/internal/catalog"
@@ -45,9 +86,6 @@ const (
 	// call: large enough to amortise a transaction, small enough to keep
 	// the single SQLite writer from being held for long.
 	intervalChunk = 5000
-	// lookBack is how far before the newest stored reading a refresh asks
-	// the connector to start, so that late corrections are picked up.
-	lookBack = 7 * 24 * time.Hour
 	// stateWriteTimeout bounds the writes that record a failure, which
 	// run even when the sync's own context is already done.
 	stateWriteTimeout = 10 * time.Second
@@ -56,6 +94,10 @@ const (
 // ErrorInterrupted is the sync error code recorded when a sync was stopped
 // before it finished (shutdown or job timeout is reported by its kind).
 const ErrorInterrupted = "interrupted"
+
+// ErrUtilityBusy is returned by Sync, which then changed nothing, when the
+// user's utility already has UtilityLimit syncs running: try again later.
+var ErrUtilityBusy = errors.New("sync: the utility is at its sync concurrency limit; try again later")
 
 // ErrLoginChanged is returned by Sync when the user's stored login was
 // replaced (Connect in update mode) while the sync ran: nothing was decided
@@ -78,13 +120,41 @@ type Config struct {
 	Workers int
 	// JobTimeout bounds one sync attempt; 0 means DefaultJobTimeout.
 	JobTimeout time.Duration
+
+	// Interval is the time from a successful sync to the next scheduled
+	// one; 0 means DefaultInterval.
+	Interval time.Duration
+	// IntervalJitter spreads scheduled syncs: each is due Interval ±
+	// IntervalJitter (uniform) after the last success. 0 means a tenth of
+	// Interval; negative means none.
+	IntervalJitter time.Duration
+	// LookBack is how far before the newest stored reading a refresh asks
+	// the utility to start again; 0 means DefaultLookBack, negative none.
+	LookBack time.Duration
+	// RetryMin and RetryMax bound the backoff of retryable failures; 0
+	// means DefaultRetryMin and DefaultRetryMax.
+	RetryMin, RetryMax time.Duration
+	// UtilityLimit is the number of syncs of one utility that may run at
+	// once, across all processes sharing the database; 0 means
+	// DefaultUtilityLimit, negative means no limit.
+	UtilityLimit int
+	// UtilityBusyDelay is the mean wait before a sync whose utility is at
+	// its limit tries again; 0 means DefaultUtilityBusyDelay.
+	UtilityBusyDelay time.Duration
+	// Rand is the random source of the jitter; nil means crypto/rand.
+	Rand io.Reader
+	// Metrics receives the sync metrics (gridlink_sync_*); nil keeps them
+	// on a registry of their own that nothing exports.
+	Metrics prometheus.Registerer
 }
 
 // Syncer runs syncs. It is safe for concurrent use.
 type Syncer struct {
-	cfg Config
-	log *slog.Logger
-	now func() time.Time
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	rand    *randSource
+	metrics *metrics
 }
 
 // New checks cfg, fills in defaults and returns a Syncer.
@@ -102,6 +172,10 @@ func New(cfg Config) (*Syncer, error) {
 		return nil, fmt.Errorf("syncer: Config.Workers is %d", cfg.Workers)
 	case cfg.JobTimeout < 0:
 		return nil, fmt.Errorf("syncer: Config.JobTimeout is %v", cfg.JobTimeout)
+	case cfg.Interval < 0, cfg.RetryMin < 0, cfg.RetryMax < 0, cfg.UtilityBusyDelay < 0:
+		return nil, errors.New("syncer: Config.Interval, RetryMin, RetryMax and UtilityBusyDelay must not be negative")
+	case cfg.RetryMin > 0 && cfg.RetryMax > 0 && cfg.RetryMin > cfg.RetryMax:
+		return nil, fmt.Errorf("syncer: Config.RetryMin %v is above RetryMax %v", cfg.RetryMin, cfg.RetryMax)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -115,7 +189,44 @@ func New(cfg Config) (*Syncer, error) {
 	if cfg.JobTimeout == 0 {
 		cfg.JobTimeout = DefaultJobTimeout
 	}
-	return &Syncer{cfg: cfg, log: cfg.Logger, now: cfg.Now}, nil
+	if cfg.Interval == 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.IntervalJitter == 0 {
+		cfg.IntervalJitter = cfg.Interval / 10
+	}
+	if cfg.IntervalJitter >= cfg.Interval {
+		return nil, fmt.Errorf("syncer: Config.IntervalJitter %v is not below Interval %v", cfg.IntervalJitter, cfg.Interval)
+	}
+	switch {
+	case cfg.LookBack == 0:
+		cfg.LookBack = DefaultLookBack
+	case cfg.LookBack < 0:
+		cfg.LookBack = 0
+	}
+	if cfg.RetryMin == 0 {
+		cfg.RetryMin = min(DefaultRetryMin, cmp.Or(cfg.RetryMax, DefaultRetryMin))
+	}
+	if cfg.RetryMax == 0 {
+		cfg.RetryMax = max(DefaultRetryMax, cfg.RetryMin)
+	}
+	if cfg.UtilityLimit == 0 {
+		cfg.UtilityLimit = DefaultUtilityLimit
+	}
+	if cfg.UtilityBusyDelay == 0 {
+		cfg.UtilityBusyDelay = DefaultUtilityBusyDelay
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	return &Syncer{cfg: cfg, log: cfg.Logger, now: cfg.Now, rand: &randSource{r: cfg.Rand}, metrics: m}, nil
 }
 
 // Workers is the configured global limit of concurrent syncs.
@@ -123,6 +234,11 @@ func (s *Syncer) Workers() int { return s.cfg.Workers }
 
 // JobTimeout is the configured limit of one sync attempt.
 func (s *Syncer) JobTimeout() time.Duration { return s.cfg.JobTimeout }
+
+// staleAfter is how long after its start a sync attempt still marked as
+// running must have died with its process: no attempt outlives its
+// JobTimeout by more than the failure write that follows it.
+func (s *Syncer) staleAfter() time.Duration { return s.cfg.JobTimeout + time.Minute }
 
 // Retryable reports whether a sync that failed with err is worth retrying
 // later without the user. It is false only for rejected logins (and the
@@ -141,11 +257,21 @@ type stats struct {
 //
 // A user that no longer exists (deleted, possibly while the sync ran) or
 // whose credentials are already known to be invalid is not synced: Sync
-// returns nil. Otherwise the sync status is "syncing" while it runs, then
-// "ok" (and the data marked ready), or "failing" / "needs_reauth" with the
-// connector kind as error code. A returned error keeps its cause in the
-// chain: [Retryable] (connector.KindOf) tells whether to try again.
+// returns nil. When the user's utility already runs UtilityLimit syncs,
+// Sync changes nothing and returns [ErrUtilityBusy]. Otherwise the sync
+// status is "syncing" while it runs, then "ok" (and the data marked
+// ready) with the next scheduled sync Interval later, or "failing" /
+// "needs_reauth" with the connector kind as error code and, for
+// "failing", the time of the retry (see the package documentation). A
+// returned error keeps its cause in the chain: [Retryable]
+// (connector.KindOf) tells whether to try again.
 func (s *Syncer) Sync(ctx context.Context, userRowID string) error {
+	return s.sync(ctx, userRowID, false)
+}
+
+// sync is Sync; with onlyIfDue, a user that is not due any more (another
+// sync ran since the scheduler listed it) is skipped.
+func (s *Syncer) sync(ctx context.Context, userRowID string, onlyIfDue bool) error {
 	u, err := s.cfg.Store.UserByRowID(ctx, userRowID)
 	if errors.Is(err, store.ErrNotFound) {
 		s.log.InfoContext(ctx, "sync skipped: user no longer exists", "user_row_id", userRowID)
@@ -160,15 +286,29 @@ func (s *Syncer) Sync(ctx context.Context, userRowID string) error {
 		s.log.InfoContext(ctx, "sync skipped: credentials invalid", "user_row_id", u.RowID)
 		return nil
 	}
+	slug := s.utilitySlug(u.UtilityID)
 
 	started := s.now()
+	if onlyIfDue && !s.due(u.Sync, started) {
+		s.log.DebugContext(ctx, "scheduled sync skipped: synced since it was scheduled", "user_row_id", u.RowID)
+		return nil
+	}
 	st := u.Sync
 	st.Status = gridlink.SyncSyncing
 	st.LastAttemptAt = &started
 	st.NextAttemptAt = nil
 	st.ErrorCode = ""
-	if err := s.cfg.Store.SetSyncState(ctx, u.RowID, st); err != nil {
-		return s.fail(ctx, u, st, fmt.Errorf("sync: set status: %w", err))
+	claimed, err := s.cfg.Store.BeginSync(ctx, u.RowID, st, s.cfg.UtilityLimit, started.Add(-s.staleAfter()))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.log.InfoContext(ctx, "sync skipped: user no longer exists", "user_row_id", userRowID)
+		return nil
+	case err != nil:
+		return s.fail(ctx, u, st, fmt.Errorf("sync: begin: %w", err))
+	case !claimed:
+		s.metrics.deferred.WithLabelValues(slug).Inc()
+		s.log.DebugContext(ctx, "sync deferred: utility at its concurrency limit", "user_row_id", u.RowID, "utility", slug)
+		return ErrUtilityBusy
 	}
 
 	n, err := s.run(ctx, &u)
@@ -187,15 +327,36 @@ func (s *Syncer) Sync(ctx context.Context, userRowID string) error {
 		return s.fail(ctx, u, st, fmt.Errorf("sync: mark data ready: %w", err))
 	}
 	done := s.now()
+	next := s.nextScheduled(done)
 	st.Status = gridlink.SyncOK
 	st.LastSuccessAt = &done
+	st.NextAttemptAt = &next
 	if err := s.cfg.Store.SetSyncState(ctx, u.RowID, st); err != nil {
 		return s.fail(ctx, u, st, fmt.Errorf("sync: set status: %w", err))
 	}
-	s.log.InfoContext(ctx, "sync ok", "user_row_id", u.RowID,
+	s.metrics.attempts.WithLabelValues(slug, "ok").Inc()
+	s.metrics.duration.WithLabelValues(slug).Observe(done.Sub(started).Seconds())
+	s.log.InfoContext(ctx, "sync ok", "user_row_id", u.RowID, "utility", slug,
 		"accounts", n.accounts, "meters", n.meters, "intervals", n.intervals, "bills", n.bills,
-		"duration", done.Sub(started))
+		"duration", done.Sub(started), "next_attempt_at", next)
 	return nil
+}
+
+// due reports whether a sync in state st is due at now, by the rule of
+// store.DueForSync.
+func (s *Syncer) due(st gridlink.SyncState, now time.Time) bool {
+	if st.Status == gridlink.SyncSyncing {
+		return st.LastAttemptAt == nil || st.LastAttemptAt.Before(now.Add(-s.staleAfter()))
+	}
+	return st.NextAttemptAt == nil || !st.NextAttemptAt.After(now)
+}
+
+// utilitySlug names a utility in logs and metric labels.
+func (s *Syncer) utilitySlug(id int64) string {
+	if u, ok := s.cfg.Catalog.ByID(id); ok {
+		return u.Slug
+	}
+	return "unknown"
 }
 
 // run does the work of one sync attempt: fetch, then store. When it stores
@@ -270,7 +431,7 @@ func (s *Syncer) since(ctx context.Context, u gridlink.User) (time.Time, error) 
 	if oldest == 0 {
 		return time.Time{}, nil
 	}
-	return time.Unix(oldest, 0).UTC().Add(-lookBack), nil
+	return time.Unix(oldest, 0).UTC().Add(-s.cfg.LookBack), nil
 }
 
 // keepSession re-seals the credential with the upstream session the
@@ -418,7 +579,19 @@ func storedMeterID(a gridlink.Account, ext string) (string, bool) {
 	return "", false
 }
 
-// fail records a failed attempt and returns the error for the caller.
+// retryLater is a retryable sync failure with the backoff Sync recorded
+// as the user's next attempt; the queue waits as long before the retry.
+type retryLater struct {
+	err   error
+	delay time.Duration
+}
+
+func (e *retryLater) Error() string { return e.err.Error() }
+func (e *retryLater) Unwrap() error { return e.err }
+
+// fail records a failed attempt and returns the error for the caller. u
+// is the user as loaded before the attempt (u.Sync: the state before it),
+// st the state recorded when the attempt started.
 func (s *Syncer) fail(ctx context.Context, u gridlink.User, st gridlink.SyncState, cause error) error {
 	// The sync's context may be what failed (timeout, shutdown): record
 	// the outcome on a context of its own.
@@ -440,26 +613,58 @@ func (s *Syncer) fail(ctx context.Context, u gridlink.User, st gridlink.SyncStat
 		return ErrLoginChanged
 	}
 
+	slug := s.utilitySlug(u.UtilityID)
 	kind := connector.KindOf(cause)
+	interrupted := errors.Is(ctx.Err(), context.Canceled)
 	st.ErrorCode = kind.String()
-	if errors.Is(ctx.Err(), context.Canceled) {
+	if interrupted {
 		st.ErrorCode = ErrorInterrupted
 	}
-	var recErr error
+	failedAt := s.now()
+	if st.LastAttemptAt != nil {
+		s.metrics.duration.WithLabelValues(slug).Observe(failedAt.Sub(*st.LastAttemptAt).Seconds())
+	}
+	s.metrics.attempts.WithLabelValues(slug, st.ErrorCode).Inc()
+	var (
+		recErr error
+		out    = cause
+	)
 	if kind.Retryable() {
+		var delay time.Duration // interrupted (shutdown): due again at once
+		if !interrupted {
+			var ce *connector.Error
+			var retryAfter time.Duration
+			if errors.As(cause, &ce) {
+				retryAfter = ce.RetryAfter
+			}
+			delay = s.retryDelay(u.Sync, retryAfter)
+		}
+		next := failedAt.Add(delay)
 		st.Status = gridlink.SyncFailing
+		st.NextAttemptAt = &next
 		recErr = s.cfg.Store.SetSyncState(wctx, u.RowID, st)
-		s.log.WarnContext(ctx, "sync failed; will retry", "user_row_id", u.RowID, "error_code", st.ErrorCode, "err", cause)
+		out = &retryLater{err: cause, delay: delay}
+		attrs := []any{"user_row_id", u.RowID, "utility", slug, "error_code", st.ErrorCode, "retry_in", delay, "err", cause}
+		switch kind {
+		case connector.KindLayoutChanged:
+			s.metrics.layoutChanged.WithLabelValues(slug).Inc()
+			s.log.ErrorContext(ctx, "ALERT: utility website layout changed; the connector needs attention", append(attrs, "alert", true)...)
+		case connector.KindInternal:
+			s.log.ErrorContext(ctx, "sync failed with an internal error; will retry", attrs...)
+		default:
+			s.log.WarnContext(ctx, "sync failed; will retry", attrs...)
+		}
 	} else {
 		st.Status = gridlink.SyncNeedsReauth
+		st.NextAttemptAt = nil
 		recErr = errors.Join(
 			s.cfg.Store.SetCredentialsValid(wctx, u.RowID, false),
 			s.cfg.Store.SetSyncState(wctx, u.RowID, st),
 		)
-		s.log.WarnContext(ctx, "sync failed: login rejected, user must reconnect", "user_row_id", u.RowID, "error_code", st.ErrorCode, "err", cause)
+		s.log.WarnContext(ctx, "sync failed: login rejected, user must reconnect", "user_row_id", u.RowID, "utility", slug, "error_code", st.ErrorCode, "err", cause)
 	}
 	if recErr != nil {
 		s.log.ErrorContext(ctx, "sync failed; cannot record it", "user_row_id", u.RowID, "err", cause, "record_err", recErr)
 	}
-	return cause
+	return out
 }

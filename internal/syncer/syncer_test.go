@@ -32,8 +32,11 @@ func TestSyncStoresEverythingAndMarksDataReady(t *testing.T) {
 	if !got.DataReady || !got.CredentialsValid {
 		t.Errorf("after sync: DataReady=%v CredentialsValid=%v, want both true", got.DataReady, got.CredentialsValid)
 	}
-	wantState := gridlink.SyncState{Status: gridlink.SyncOK, LastSuccessAt: &e.now, LastAttemptAt: &e.now}
-	if diff := cmp.Diff(wantState, got.Sync, cmpopts.EquateApproxTime(time.Second)); diff != "" {
+	now := e.clock.Now()
+	// The next sync is scheduled 12 h ± 72 min later.
+	checkNext(t, got.Sync, now.Add(DefaultInterval-DefaultInterval/10), now.Add(DefaultInterval+DefaultInterval/10))
+	wantState := gridlink.SyncState{Status: gridlink.SyncOK, LastSuccessAt: &now, LastAttemptAt: &now, NextAttemptAt: got.Sync.NextAttemptAt}
+	if diff := cmp.Diff(wantState, got.Sync); diff != "" {
 		t.Errorf("sync state (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(expected(u.RowID, testData(24*14, baseUsage)), e.data(t, u.RowID), cmpopts.EquateEmpty()); diff != "" {
@@ -47,7 +50,7 @@ func TestSyncStoresEverythingAndMarksDataReady(t *testing.T) {
 	want := connector.FetchRequest{
 		Credentials: connector.Credentials{Username: "user@pelm.com", Password: testPassword},
 		Session:     []byte("session-1"),
-		Now:         e.now,
+		Now:         e.clock.Now(),
 	}
 	if diff := cmp.Diff(want, reqs[0]); diff != "" {
 		t.Errorf("first fetch request (-want +got):\n%s", diff)
@@ -89,7 +92,7 @@ func TestSyncTwiceIsIdempotent(t *testing.T) {
 	}
 	first := e.data(t, u.RowID)
 
-	e.now = e.now.Add(time.Hour)
+	e.clock.Advance(time.Hour)
 	if err := e.s.Sync(ctx, u.RowID); err != nil {
 		t.Fatal(err)
 	}
@@ -103,12 +106,12 @@ func TestSyncTwiceIsIdempotent(t *testing.T) {
 	if len(reqs) != 2 {
 		t.Fatalf("connector fetched %d times, want 2", len(reqs))
 	}
-	wantSince := testEpoch.Add(2 * 24 * time.Hour).Add(-lookBack)
+	wantSince := testEpoch.Add(2 * 24 * time.Hour).Add(-DefaultLookBack)
 	if !reqs[1].Since.Equal(wantSince) {
 		t.Errorf("refresh Since = %v, want %v", reqs[1].Since, wantSince)
 	}
-	if got := e.user(t, u.RowID).Sync; got.Status != gridlink.SyncOK || !got.LastSuccessAt.Equal(e.now) {
-		t.Errorf("sync state after refresh = %+v, want ok at %v", got, e.now)
+	if got := e.user(t, u.RowID).Sync; got.Status != gridlink.SyncOK || !got.LastSuccessAt.Equal(e.clock.Now()) {
+		t.Errorf("sync state after refresh = %+v, want ok at %v", got, e.clock.Now())
 	}
 }
 
@@ -159,16 +162,16 @@ func TestSyncFailures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
+			e := newEnv(t, func(c *Config) { c.RetryMin, c.RetryMax = time.Minute, time.Hour })
 			u := e.addUser(t, nil)
 			ctx := context.Background()
 			if err := e.s.Sync(ctx, u.RowID); err != nil {
 				t.Fatal(err)
 			}
 			before := e.data(t, u.RowID)
-			firstSuccess := e.now
+			firstSuccess := e.clock.Now()
 
-			e.now = e.now.Add(24 * time.Hour)
+			e.clock.Advance(24 * time.Hour)
 			e.fake.set(fails(tc.err))
 			err := e.s.Sync(ctx, u.RowID)
 			if err == nil {
@@ -181,7 +184,15 @@ func TestSyncFailures(t *testing.T) {
 			if got.CredentialsValid != tc.valid {
 				t.Errorf("CredentialsValid = %v, want %v", got.CredentialsValid, tc.valid)
 			}
-			wantState := gridlink.SyncState{Status: tc.status, ErrorCode: tc.code, LastSuccessAt: &firstSuccess, LastAttemptAt: &e.now}
+			now := e.clock.Now()
+			// A retryable failure is retried in about RetryMin (with
+			// downward jitter); a rejected login never.
+			var wantNext *time.Time
+			if tc.retryable {
+				checkNext(t, got.Sync, now.Add(48*time.Second), now.Add(time.Minute))
+				wantNext = got.Sync.NextAttemptAt
+			}
+			wantState := gridlink.SyncState{Status: tc.status, ErrorCode: tc.code, LastSuccessAt: &firstSuccess, LastAttemptAt: &now, NextAttemptAt: wantNext}
 			if diff := cmp.Diff(wantState, got.Sync); diff != "" {
 				t.Errorf("sync state (-want +got):\n%s", diff)
 			}
