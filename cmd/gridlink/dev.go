@@ -17,6 +17,7 @@ import (
 
 	"github.com/gridlink/gridlink/internal/auth"
 	"github.com/gridlink/gridlink/internal/demo"
+	"github.com/gridlink/gridlink/internal/demoutility"
 	"github.com/gridlink/gridlink/internal/store"
 	"github.com/gridlink/gridlink/internal/vault"
 )
@@ -35,11 +36,16 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	addr := fs.String("addr", ":8080", "address to listen on")
 	dataDir := fs.String("data-dir", "gridlink-data", "directory for the SQLite database, the master key and the development client")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	fs.twin("demo-utility-addr", demoUtilityAddrEnv)
+	demoAddr := fs.String("demo-utility-addr", "", "address of the demo utility website, Demo Power & Light (empty: --addr's port + 10, e.g. :8090)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return usagef("unexpected arguments: %v", fs.Args())
+	}
+	if *demoAddr == "" {
+		*demoAddr = devDemoUtilityAddr(*addr)
 	}
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
@@ -73,14 +79,31 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 
-	return serveApp(ctx, appConfig{
+	// Demo Power & Light, in this process on a listener of its own; the
+	// demo-power connector reaches it over HTTP as it would a real site.
+	ln, err := net.Listen("tcp", *demoAddr)
+	if err != nil {
+		return fmt.Errorf("demo utility: listen on %s (choose another address with --demo-utility-addr): %w", *demoAddr, err)
+	}
+	demoLog := logger.With("component", "demo-utility")
+	site := demoutility.New(demoutility.Config{Logger: demoLog, RateLimit: demoutility.DefaultRateLimit()})
+	demoURL := localURL(ln.Addr())
+	siteCtx, stopSite := context.WithCancel(ctx)
+	siteDone := make(chan error, 1)
+	go func() { siteDone <- serveDemoUtility(siteCtx, ln, site, demoLog) }()
+	demoLog.Info("demo utility listening", "addr", ln.Addr().String(), "url", demoURL)
+
+	err = serveApp(ctx, appConfig{
 		Addr: *addr, Database: dbPath, MasterKey: key, Logger: logger, Stdout: stdout,
+		DemoUtilityURL: demoURL,
 		Extra: func(mux *http.ServeMux) {
 			mux.HandleFunc("GET /dev/callback", devCallback(dc, base))
 			app.Register(mux) // the demo app at /demo
 		},
-		Ready: func(string) { printDevBanner(stdout, dc, base) },
+		Ready: func(string) { printDevBanner(stdout, dc, base, demoURL) },
 	})
+	stopSite()
+	return errors.Join(err, <-siteDone)
 }
 
 func portOf(addr string) string {
@@ -167,7 +190,7 @@ func equal(a, b []string) bool {
 	return true
 }
 
-func printDevBanner(w io.Writer, dc devClient, base string) {
+func printDevBanner(w io.Writer, dc devClient, base, demoURL string) {
 	fmt.Fprintf(w, `
 gridlink dev is running at %[1]s
 
@@ -188,7 +211,13 @@ Development client (kept in the data directory):
    (the "gridlink Sandbox" utility has more scenario logins, e.g. mfa@sandbox.test, code 123456)
 
 3. The callback page shows the code and the curl command that exchanges it.
-`, base, dc.ClientID, dc.ClientSecret)
+
+Or try the demo app, which embeds Connect and then shows the user's data:
+  %[1]s/demo
+
+%[5]s, a demo utility website with one-time codes, runs at %[4]s
+(choose "%[5]s" in Connect; the sync reads its pages as it would a real utility's):
+%[6]s`, base, dc.ClientID, dc.ClientSecret, demoURL, demoutility.Name, demoUtilityLogins(demoURL))
 }
 
 var callbackPage = template.Must(template.New("cb").Parse(`<!doctype html>

@@ -16,7 +16,10 @@ import (
 type flags struct {
 	*flag.FlagSet
 	getenv func(string) string
-	errs   []error
+	// twins overrides the environment variable twin of some flags (see
+	// twin).
+	twins map[string]string
+	errs  []error
 }
 
 func newFlags(name string, getenv func(string) string, out io.Writer) *flags {
@@ -30,8 +33,26 @@ func envName(flagName string) string {
 	return "GRIDLINK_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// twin makes variable the environment twin of flag name, instead of the
+// one derived from the name; call it before defining the flag. It keeps a
+// command's --addr apart from another command's (GRIDLINK_ADDR).
+func (f *flags) twin(name, variable string) {
+	if f.twins == nil {
+		f.twins = map[string]string{}
+	}
+	f.twins[name] = variable
+}
+
+// envName returns the environment variable twin of a flag of f.
+func (f *flags) envName(name string) string {
+	if v, ok := f.twins[name]; ok {
+		return v
+	}
+	return envName(name)
+}
+
 func (f *flags) env(name string) (string, bool) {
-	v := f.getenv(envName(name))
+	v := f.getenv(f.envName(name))
 	return v, v != ""
 }
 
@@ -39,29 +60,29 @@ func (f *flags) String(name, def, help string) *string {
 	if v, ok := f.env(name); ok {
 		def = v
 	}
-	return f.FlagSet.String(name, def, help+" ["+envName(name)+"]")
+	return f.FlagSet.String(name, def, help+" ["+f.envName(name)+"]")
 }
 
 func (f *flags) Bool(name string, def bool, help string) *bool {
 	if v, ok := f.env(name); ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s=%q is not a boolean", envName(name), v))
+			f.errs = append(f.errs, fmt.Errorf("%s=%q is not a boolean", f.envName(name), v))
 		}
 		def = b
 	}
-	return f.FlagSet.Bool(name, def, help+" ["+envName(name)+"]")
+	return f.FlagSet.Bool(name, def, help+" ["+f.envName(name)+"]")
 }
 
 func (f *flags) Duration(name string, def time.Duration, help string) *time.Duration {
 	if v, ok := f.env(name); ok {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s=%q is not a duration (e.g. 30s, 12h)", envName(name), v))
+			f.errs = append(f.errs, fmt.Errorf("%s=%q is not a duration (e.g. 30s, 12h)", f.envName(name), v))
 		}
 		def = d
 	}
-	return f.FlagSet.Duration(name, def, help+" ["+envName(name)+"]")
+	return f.FlagSet.Duration(name, def, help+" ["+f.envName(name)+"]")
 }
 
 // list is a repeatable string flag.
@@ -89,7 +110,7 @@ func (f *flags) List(name, help string) *list {
 			}
 		}
 	}
-	f.FlagSet.Var(l, name, help+" (repeatable) ["+envName(name)+", comma-separated]")
+	f.FlagSet.Var(l, name, help+" (repeatable) ["+f.envName(name)+", comma-separated]")
 	return l
 }
 

@@ -1,13 +1,16 @@
 // Command gridlink is the gridlink server and its administration tool.
 //
-//	gridlink dev      zero set-up local mode (SQLite in ./gridlink-data)
-//	gridlink serve    production server
-//	gridlink migrate  apply database migrations
-//	gridlink clients  create | list | rotate-secret | delete
-//	gridlink keys     generate
+//	gridlink dev           zero set-up local mode (SQLite in ./gridlink-data), with the demo utility
+//	gridlink serve         production server
+//	gridlink demo-utility  Demo Power & Light, the demo utility website
+//	gridlink migrate       apply database migrations
+//	gridlink clients       create | list | rotate-secret | delete
+//	gridlink keys          generate
 //
 // Every flag has a GRIDLINK_* environment variable twin (flag --redirect-uri
-// is GRIDLINK_REDIRECT_URI); a flag given on the command line wins.
+// is GRIDLINK_REDIRECT_URI); a flag given on the command line wins. The one
+// exception: demo-utility's --addr is GRIDLINK_DEMO_UTILITY_ADDR, as dev's
+// --demo-utility-addr, so that it never takes gridlink's own GRIDLINK_ADDR.
 package main
 
 import (
@@ -31,8 +34,9 @@ func main() {
 const usage = `gridlink: a self-hostable, Pelm-compatible utility-data platform.
 
 Usage:
-  gridlink dev [--addr :8080] [--data-dir ./gridlink-data]
-  gridlink serve --database PATH [--addr :8080]      (needs GRIDLINK_MASTER_KEY)
+  gridlink dev [--addr :8080] [--data-dir ./gridlink-data] [--demo-utility-addr :8090]
+  gridlink serve --database PATH [--addr :8080] [--demo-utility-url URL]   (needs GRIDLINK_MASTER_KEY)
+  gridlink demo-utility [--addr :8090]               Demo Power & Light, the demo utility website
   gridlink migrate --database PATH
   gridlink clients create --database PATH --name NAME --redirect-uri URI [--redirect-uri URI ...] [--origin ORIGIN ...] [--json]
   gridlink clients list --database PATH [--json]
@@ -41,7 +45,8 @@ Usage:
   gridlink keys generate
 
 Run "gridlink COMMAND --help" for a command's flags. Every flag can also be
-set with its GRIDLINK_* environment variable (e.g. --database is GRIDLINK_DATABASE).
+set with its GRIDLINK_* environment variable (e.g. --database is GRIDLINK_DATABASE;
+demo-utility's --addr is GRIDLINK_DEMO_UTILITY_ADDR).
 `
 
 // run is the whole program; it returns the exit code. 0: success,
@@ -58,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = cmdServe(ctx, rest, getenv, stdout, stderr)
 	case "dev":
 		err = cmdDev(ctx, rest, getenv, stdout, stderr)
+	case "demo-utility":
+		err = cmdDemoUtility(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		err = cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "clients":

@@ -169,7 +169,7 @@ func TestDevMode(t *testing.T) {
 		done := make(chan int, 1)
 		port := freePort(t)
 		go func() {
-			done <- run(ctx, []string{"dev", "--addr", "127.0.0.1:" + port, "--data-dir", dir}, noEnv, &out, &errOut)
+			done <- run(ctx, []string{"dev", "--addr", "127.0.0.1:" + port, "--data-dir", dir, "--demo-utility-addr", "127.0.0.1:0"}, noEnv, &out, &errOut)
 		}()
 		deadline := time.Now().Add(30 * time.Second)
 		for !strings.Contains(out.String(), "client_secret:") {

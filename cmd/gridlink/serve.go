@@ -16,6 +16,8 @@ import (
 	"github.com/gridlink/gridlink/internal/auth"
 	"github.com/gridlink/gridlink/internal/catalog"
 	"github.com/gridlink/gridlink/internal/connector"
+	"github.com/gridlink/gridlink/internal/connector/demopower"
+	"github.com/gridlink/gridlink/internal/connector/portal"
 	"github.com/gridlink/gridlink/internal/connector/sandbox"
 	"github.com/gridlink/gridlink/internal/connectui"
 	"github.com/gridlink/gridlink/internal/store/sqlstore"
@@ -30,6 +32,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	keyFile := fs.String("master-key-file", "", "read the master key from this file instead of GRIDLINK_MASTER_KEY")
 	secure := fs.Bool("secure-cookies", false, "mark Connect cookies Secure with the __Host- prefix (set when clients reach gridlink over HTTPS, e.g. behind a TLS proxy)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	syncInterval := fs.Duration("sync-interval", syncer.DefaultInterval, "time from a user's successful sync to the next scheduled one (±10% jitter)")
+	syncLookBack := fs.Duration("sync-lookback", syncer.DefaultLookBack, "how far before the newest stored reading each refresh fetches again, to pick up late or corrected readings")
+	demoURL := fs.String("demo-utility-url", "", "address of a running Demo Power & Light (gridlink demo-utility), e.g. http://localhost:8090: registers its connector (empty: the utility is listed as unsupported)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -38,6 +43,17 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *database == "" {
 		return usagef("--database is required (or GRIDLINK_DATABASE): a SQLite file path")
+	}
+	if *demoURL != "" {
+		if err := checkDemoUtilityURL(*demoURL); err != nil {
+			return err
+		}
+	}
+	if *syncInterval < time.Minute || *syncLookBack < 0 {
+		return usagef("--sync-interval must be at least 1m and --sync-lookback not negative")
+	}
+	if *syncLookBack == 0 {
+		*syncLookBack = -1 // syncer.Config: negative is none, 0 the default
 	}
 	key, err := loadMasterKey(getenv, *keyFile)
 	if err != nil {
@@ -49,7 +65,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	return serveApp(ctx, appConfig{
 		Addr: *addr, Database: *database, MasterKey: key, SecureCookies: *secure,
-		Logger: logger, Stdout: stdout,
+		Logger: logger, Stdout: stdout, SyncInterval: *syncInterval, SyncLookBack: *syncLookBack,
+		DemoUtilityURL: *demoURL,
 	})
 }
 
@@ -158,6 +175,12 @@ type appConfig struct {
 	Extra func(mux *http.ServeMux)
 	// Ready, when set, is called with the listening address.
 	Ready func(addr string)
+	// DemoUtilityURL, when set, is the address of a running Demo Power &
+	// Light: its connector is registered (else the utility is unsupported).
+	DemoUtilityURL string
+	// SyncInterval and SyncLookBack tune the scheduled refresh (0: the
+	// syncer's defaults, 12 h and 7 days).
+	SyncInterval, SyncLookBack time.Duration
 }
 
 // serveApp wires every part together and serves until ctx ends, then shuts
@@ -183,8 +206,19 @@ func serveApp(ctx context.Context, cfg appConfig) error {
 		"sandbox":      sandbox.New(sandbox.Config{}),
 		"pelm-sandbox": sandbox.NewPelm(sandbox.Config{}),
 	}
+	// One portal toolkit per process: its pacing and per-host concurrency
+	// cap hold across every portal connector and sync.
+	portals := portal.New(portal.Config{Logger: logger})
+	if cfg.DemoUtilityURL != "" {
+		dp, err := demopower.New(demopower.Config{BaseURL: cfg.DemoUtilityURL, Toolkit: portals, Logger: logger})
+		if err != nil {
+			return usagef("--demo-utility-url: %v", err)
+		}
+		connectors[catalog.ConnectorDemoPower] = dp
+	}
 	sy, err := syncer.New(syncer.Config{
 		Store: st, Vault: v, Catalog: cat, Connectors: connectors, Logger: logger, Now: time.Now,
+		Interval: cfg.SyncInterval, LookBack: cfg.SyncLookBack,
 	})
 	if err != nil {
 		return err
@@ -203,6 +237,7 @@ func serveApp(ctx context.Context, cfg appConfig) error {
 	}
 	apiZone := api.New(api.Config{
 		Auth: authSvc, Store: st, Catalog: cat, Logger: logger, Now: time.Now, Connectors: connectors,
+		Sync: queue,
 	})
 
 	mux := http.NewServeMux()

@@ -26,6 +26,11 @@ const (
 	// ConnectorSandbox reaches the "gridlink Sandbox" utility and its
 	// scenario logins.
 	ConnectorSandbox = "sandbox"
+	// ConnectorDemoPower reaches "Demo Power & Light", the demo utility
+	// website of `gridlink demo-utility`, through its portal connector
+	// (the same key as demopower.Key). Registered only when a demo
+	// utility is running (gridlink dev, serve --demo-utility-url).
+	ConnectorDemoPower = "demo-power"
 )
 
 // Well-known ids and slugs of the default catalogue.

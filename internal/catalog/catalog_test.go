@@ -21,6 +21,7 @@ func TestDefaultWellKnown(t *testing.T) {
 	}{
 		{"pge", 1, gridlink.Utility{ID: 1, Slug: "pge", Name: "Pacific Gas and Electric", Connector: "pelm-sandbox"}},
 		{"sandbox", 1000, gridlink.Utility{ID: 1000, Slug: "sandbox", Name: "gridlink Sandbox", Connector: "sandbox"}},
+		{"demo-power", 86, gridlink.Utility{ID: 86, Slug: "demo-power", Name: "Demo Power & Light", Connector: ConnectorDemoPower}},
 		{"sce unsupported", 2, gridlink.Utility{ID: 2, Slug: "sce", Name: "Southern California Edison"}},
 	}
 	for _, tt := range tests {
@@ -51,8 +52,8 @@ func TestDefaultWellKnown(t *testing.T) {
 		t.Error("BySlug is case-insensitive; slugs are exact")
 	}
 	for _, u := range c.All() {
-		if u.Supported() && u.ID != PGEID && u.ID != SandboxID {
-			t.Errorf("%s is supported; only PG&E and the sandbox have connectors yet", u.Slug)
+		if u.Supported() && u.ID != PGEID && u.ID != SandboxID && u.Slug != "demo-power" {
+			t.Errorf("%s is supported; only PG&E, the sandbox and the demo utility have connectors yet", u.Slug)
 		}
 	}
 }
@@ -160,6 +161,8 @@ func TestSearch(t *testing.T) {
 		{q: "firstenergy", also: []string{"jcpl", "met-ed", "penelec", "ohio-edison"}},
 		{q: "aep", also: []string{"aep-ohio", "aep-texas", "pso", "swepco"}},
 		{q: "sandbox", first: "sandbox"},
+		{q: "demo power", first: "demo-power", not: []string{"sandbox"}},
+		{q: "Demo Power and Light", first: "demo-power"},
 		{q: "xyzzy-no-such-utility", first: ""},
 		{q: "&&&", first: ""},
 	}

@@ -21,9 +21,10 @@ func Default() *Catalog {
 //     its row, e.g. with no connector);
 //   - slugs are permanent too (they are accepted as utility_slug).
 //
-// Only PG&E (through Pelm's sandbox login) and the gridlink Sandbox have a
-// connector for now; every other utility is listed so that users can find
-// it, and is reported unsupported.
+// Only PG&E (through Pelm's sandbox login), the gridlink Sandbox and Demo
+// Power & Light (the demo utility website) have a connector for now; every
+// other utility is listed so that users can find it, and is reported
+// unsupported.
 func defaults() []def {
 	return []def{
 		{1, "pge", "Pacific Gas and Electric", ConnectorPelmSandbox, []string{"PG&E", "PGE", "Pacific Gas & Electric"}},
@@ -111,6 +112,10 @@ func defaults() []def {
 		{83, "cps-energy", "CPS Energy", "", []string{"CPS", "San Antonio"}},
 		{84, "nipsco", "NIPSCO", "", []string{"Northern Indiana Public Service Company", "NiSource"}},
 		{85, "green-mountain-power", "Green Mountain Power", "", []string{"GMP"}},
+		// The demo utility website (package demoutility); reached only when
+		// the process registers its connector (gridlink dev, or serve with
+		// --demo-utility-url), else listed as unsupported.
+		{86, "demo-power", "Demo Power & Light", ConnectorDemoPower, []string{"Demo Power and Light", "Demo utility"}},
 
 		// The sandbox sits at a fixed high id, apart from the real utilities.
 		{SandboxID, SandboxSlug, "gridlink Sandbox", ConnectorSandbox, []string{"Sandbox", "Test utility", "Demo"}},

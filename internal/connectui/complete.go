@@ -22,6 +22,10 @@ type pendingLogin struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	State    []byte `json:"state,omitempty"`
+	// Methods are the delivery choices offered with State, already
+	// checked (cleanMethods): while set, the session waits for the choice
+	// (POST mfa-method) and a posted method must be one of them.
+	Methods []connector.MFAMethod `json:"methods,omitempty"`
 }
 
 // LogValue keeps the secrets out of logs should a pendingLogin ever be

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gridlink/gridlink"
 	"github.com/gridlink/gridlink/internal/auth"
 	"github.com/gridlink/gridlink/internal/catalog"
 	"github.com/gridlink/gridlink/internal/connector"
+	"github.com/gridlink/gridlink/internal/connector/portal"
 	"github.com/gridlink/gridlink/internal/store"
 )
 
@@ -26,8 +29,18 @@ const (
 	maxSlug     = 100
 	// maxListed caps the utilities listed at once; a search narrows them.
 	maxListed = 100
-	// maxMFAAttempts wrong codes drop the challenge (one failed login).
+	// maxMFAAttempts wrong codes drop the challenge (one failed login);
+	// as many refused delivery choices end the verification step.
 	maxMFAAttempts = 3
+	// maxPrompt bounds a challenge prompt from the utility's site; a longer
+	// or malformed one is replaced by a generic text.
+	maxPrompt = 500
+	// Delivery choices offered by a utility's site (cleanMethods): at most
+	// maxMethods are shown; an id (posted back as is) longer than
+	// maxMethodID is dropped, a label is cut to maxMethodLabel runes.
+	maxMethods     = 10
+	maxMethodID    = 100
+	maxMethodLabel = 120
 )
 
 // Connect exit statuses (pelm-api.md 4.3) used as session outcomes and as
@@ -49,6 +62,8 @@ const (
 	noticeLimited        = "limited"
 	noticeMFADropped     = "mfa_dropped"
 	noticeMFAWrong       = "mfa_wrong"
+	noticeMFAExpired     = "mfa_expired"
+	noticeMethodFailed   = "method_failed"
 )
 
 // start answers GET /: it opens a Connect session from a connect token and
@@ -265,6 +280,8 @@ func (u *UI) show(w http.ResponseWriter, r *http.Request, f *flow, o showOpts) e
 			v.Message = "Too many failed attempts from your network; try again later."
 		case noticeMFADropped:
 			v.Alert = "That code was wrong too many times. Sign in again to get a new code. " + plural(left, "attempt", "attempts") + " left."
+		case noticeMFAExpired:
+			v.Alert = "The verification step has expired. Sign in again to get a new code."
 		}
 		if v.Message != "" {
 			v.Title, v.Heading = "Could not connect", "Could not connect to "+util.Name
@@ -281,6 +298,25 @@ func (u *UI) show(w http.ResponseWriter, r *http.Request, f *flow, o showOpts) e
 	case store.StepMFA:
 		util, _ := u.catalog.ByID(s.UtilityID)
 		v.Utility = util
+		methods, err := u.pendingMethods(s)
+		if err != nil {
+			return fmt.Errorf("show: %w", err)
+		}
+		if len(methods) > 0 {
+			v.Title = "Choose how to get your code"
+			v.MFAPrompt = s.MFAPrompt
+			if v.MFAPrompt == "" {
+				v.MFAPrompt = "How should " + util.Name + " send your verification code?"
+			}
+			v.MFAMethods = methods
+			switch o.notice {
+			case noticeMethodFailed:
+				v.Alert = util.Name + " could not send a code that way. Choose how to get your code again."
+			case noticeUnavailable, noticeRateLimited:
+				v.Alert = "We could not reach " + util.Name + " right now. Please choose again in a minute."
+			}
+			return draw("mfa_method")
+		}
 		v.Title = "Enter your verification code"
 		v.MFAPrompt = s.MFAPrompt
 		if v.MFAPrompt == "" {
@@ -350,8 +386,8 @@ func outcomeMessage(outcome, app string) string {
 	return "Something went wrong and nothing was connected. Go back to " + app + " and try again."
 }
 
-// hintFor returns the sandbox help for a utility reached by a sandbox
-// connector.
+// hintFor returns the help for a utility reached by a sandbox connector or
+// the demo utility's.
 func hintFor(util gridlink.Utility) *hint {
 	switch util.Connector {
 	case catalog.ConnectorPelmSandbox:
@@ -368,6 +404,15 @@ func hintFor(util gridlink.Utility) *hint {
 				{"slow@sandbox.test", "the first sync takes 60 seconds"},
 				{"big@sandbox.test", "three accounts, three years of 15-minute data"},
 				{"custom@sandbox.test", "any password of 8 or more characters"},
+			},
+		}
+	case catalog.ConnectorDemoPower:
+		return &hint{
+			Text: "Demo utility logins (the codes it sends are listed on its /outbox page):",
+			Scenarios: []scenario{
+				{"alice", "password alice-password, no code"},
+				{"bob", "password bob-password, a code by text"},
+				{"carol", "password carol-password, a code by text or e-mail"},
 			},
 		}
 	}
@@ -588,18 +633,34 @@ func (u *UI) loginFailed(ctx context.Context, w http.ResponseWriter, r *http.Req
 
 // challenge keeps the typed login and the connector's challenge state,
 // sealed to the session, and moves to the code step.
+//
+// A challenge with delivery choices (Challenge.Methods) first shows the
+// choice; the checked list of choices is sealed along with the state.
 func (u *UI) challenge(ctx context.Context, w http.ResponseWriter, r *http.Request, f *flow, conn connector.Connector, creds connector.Credentials, ch *connector.Challenge) error {
 	if _, ok := conn.(connector.MFA); !ok {
 		u.log.ErrorContext(ctx, "connect: connector asked for a code but cannot take one",
 			"session", f.sess.ID, "utility_id", f.sess.UtilityID)
-		return u.toPage(w, r, f, noticeUnavailable)
+		return u.dropChallenge(ctx, w, r, f, noticeUnavailable)
 	}
-	sealed, err := sealPending(u.vault, pendingLogin{Username: creds.Username, Password: creds.Password, State: ch.State}, f.sess.ID)
+	var methods []connector.MFAMethod
+	if len(ch.Methods) > 0 {
+		if _, ok := conn.(connector.MFAMethodChooser); !ok {
+			u.log.ErrorContext(ctx, "connect: connector offered code delivery choices but cannot take one",
+				"session", f.sess.ID, "utility_id", f.sess.UtilityID)
+			return u.dropChallenge(ctx, w, r, f, noticeUnavailable)
+		}
+		if methods = cleanMethods(ch.Methods); len(methods) == 0 {
+			u.log.ErrorContext(ctx, "connect: connector offered no usable code delivery choice",
+				"session", f.sess.ID, "utility_id", f.sess.UtilityID, "offered", len(ch.Methods))
+			return u.dropChallenge(ctx, w, r, f, noticeUnavailable)
+		}
+	}
+	sealed, err := sealPending(u.vault, pendingLogin{Username: creds.Username, Password: creds.Password, State: ch.State, Methods: methods}, f.sess.ID)
 	if err != nil {
 		return err
 	}
 	prompt := ch.Prompt
-	if len(prompt) > 500 || !utf8.ValidString(prompt) {
+	if len(prompt) > maxPrompt || !utf8.ValidString(prompt) {
 		prompt = ""
 	}
 	f.sess.Step, f.sess.Pending, f.sess.MFAPrompt, f.sess.MFAAttempts = store.StepMFA, sealed, prompt, 0
@@ -607,6 +668,137 @@ func (u *UI) challenge(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return err
 	}
 	return u.toPage(w, r, f, "")
+}
+
+// dropChallenge abandons the challenge under way, without counting a failed
+// login, and goes back to the credentials form with a notice.
+func (u *UI) dropChallenge(ctx context.Context, w http.ResponseWriter, r *http.Request, f *flow, notice string) error {
+	f.sess.Step, f.sess.Pending, f.sess.MFAPrompt, f.sess.MFAAttempts = store.StepCredentials, nil, "", 0
+	if err := u.save(ctx, f); err != nil {
+		return err
+	}
+	return u.toPage(w, r, f, notice)
+}
+
+// verificationExpired reports whether a connector error means that the
+// paused sign-in cannot go on (the site dropped it, or its state is gone):
+// the user must sign in again for a new code.
+func verificationExpired(err error) bool {
+	var ce *connector.Error
+	if !errors.As(err, &ce) {
+		return false
+	}
+	return ce.Kind == connector.KindMFARequired || ce.Message == portal.MsgStepExpired
+}
+
+// cleanMethods checks the delivery choices a utility's site offers before
+// they are kept and shown: ids must be short, valid text, and unique (they
+// are posted back byte for byte); labels are site text, so they are made
+// valid UTF-8 without control characters, whitespace collapsed, cut to
+// maxMethodLabel runes; an empty label shows the id.
+func cleanMethods(in []connector.MFAMethod) []connector.MFAMethod {
+	var out []connector.MFAMethod
+	seen := map[string]bool{}
+	for _, m := range in {
+		if len(out) == maxMethods {
+			break
+		}
+		if !checkText(m.ID, maxMethodID) || seen[m.ID] {
+			continue
+		}
+		seen[m.ID] = true
+		label := oneLine(strings.ToValidUTF8(m.Label, "\uFFFD"))
+		if rs := []rune(label); len(rs) > maxMethodLabel {
+			label = strings.TrimSpace(string(rs[:maxMethodLabel-1])) + "…"
+		}
+		if label == "" {
+			label = oneLine(m.ID)
+		}
+		if label == "" {
+			label = fmt.Sprint("Option ", len(out)+1)
+		}
+		out = append(out, connector.MFAMethod{ID: m.ID, Label: label})
+	}
+	return out
+}
+
+// oneLine turns control characters into spaces and collapses whitespace.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)), " ")
+}
+
+// pendingMethods returns the delivery choices the session waits on (none:
+// it waits for a code, or for nothing).
+func (u *UI) pendingMethods(s *store.ConnectSession) ([]connector.MFAMethod, error) {
+	if s.Step != store.StepMFA || s.Pending == nil {
+		return nil, nil
+	}
+	p, err := openPending(u.vault, s.Pending, s.ID)
+	if err != nil {
+		return nil, err
+	}
+	return p.Methods, nil
+}
+
+// chooseMethod answers POST /connect/{sid}/mfa-method (method): how the
+// utility should send the one-time code. The choice must be one the site
+// offered; the connector then has the code sent and the session waits for
+// it, with the connector's new state.
+func (u *UI) chooseMethod(ctx context.Context, w http.ResponseWriter, r *http.Request, f *flow) error {
+	if f.sess.Step != store.StepMFA || f.sess.Pending == nil || f.expired(u.now()) {
+		return u.toPage(w, r, f, "")
+	}
+	p, err := openPending(u.vault, f.sess.Pending, f.sess.ID)
+	if err != nil {
+		return err
+	}
+	if len(p.Methods) == 0 {
+		return u.toPage(w, r, f, "") // the code step: nothing to choose
+	}
+	id := r.PostForm.Get("method")
+	if !slices.ContainsFunc(p.Methods, func(m connector.MFAMethod) bool { return m.ID == id }) {
+		return u.show(w, r, f, showOpts{status: http.StatusBadRequest, alert: "Choose how to get your code."})
+	}
+	util, ok := u.catalog.ByID(f.sess.UtilityID)
+	conn := u.connectors[util.Connector]
+	chooser, canChoose := conn.(connector.MFAMethodChooser)
+	if !ok || conn == nil || !canChoose {
+		u.log.ErrorContext(ctx, "connect: delivery choice without a usable connector", "session", f.sess.ID, "utility_id", f.sess.UtilityID)
+		return u.dropChallenge(ctx, w, r, f, noticeUnavailable)
+	}
+	creds := connector.Credentials{Username: p.Username, Password: p.Password}
+	cctx, cancel := context.WithTimeout(ctx, u.timeout)
+	ch, err := chooser.ChooseMFAMethod(cctx, creds, p.State, id)
+	cancel()
+	ctx = context.WithoutCancel(ctx)
+	if err != nil {
+		kind := connector.KindOf(err)
+		u.logConnectorError(ctx, f, "code delivery choice", kind, err)
+		switch {
+		case verificationExpired(err):
+			return u.dropChallenge(ctx, w, r, f, noticeMFAExpired)
+		case kind == connector.KindMFAFailed:
+			f.sess.MFAAttempts++
+			if f.sess.MFAAttempts >= maxMFAAttempts {
+				return u.dropChallenge(ctx, w, r, f, noticeMFAExpired)
+			}
+			if err := u.save(ctx, f); err != nil {
+				return err
+			}
+			return u.toPage(w, r, f, noticeMethodFailed)
+		case kind == connector.KindBadCredentials:
+			u.limiter.fail(f.client.ID+"\x00"+u.clientIP(r), u.now())
+			return u.loginFailed(ctx, w, r, f, noticeBadCredentials)
+		}
+		return u.toPage(w, r, f, noticeFor(kind))
+	}
+	u.log.InfoContext(ctx, "connect: code delivery chosen", "session", f.sess.ID, "utility_id", f.sess.UtilityID, "method", id)
+	return u.challenge(ctx, w, r, f, conn, creds, &ch)
 }
 
 // mfa answers POST /connect/{sid}/mfa: the one-time code.
@@ -637,6 +829,9 @@ func (u *UI) mfa(ctx context.Context, w http.ResponseWriter, r *http.Request, f 
 	if err != nil {
 		return err
 	}
+	if len(p.Methods) > 0 {
+		return u.toPage(w, r, f, "") // no code was sent yet: choose first
+	}
 	creds := connector.Credentials{Username: p.Username, Password: p.Password}
 	cctx, cancel := context.WithTimeout(ctx, u.timeout)
 	login, err := mfaConn.SubmitMFA(cctx, creds, p.State, code)
@@ -645,6 +840,9 @@ func (u *UI) mfa(ctx context.Context, w http.ResponseWriter, r *http.Request, f 
 	if err != nil {
 		kind := connector.KindOf(err)
 		u.logConnectorError(ctx, f, "code", kind, err)
+		if verificationExpired(err) {
+			return u.dropChallenge(ctx, w, r, f, noticeMFAExpired)
+		}
 		key := f.client.ID + "\x00" + u.clientIP(r)
 		switch kind {
 		case connector.KindMFAFailed:

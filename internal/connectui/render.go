@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/gridlink/gridlink"
+	"github.com/gridlink/gridlink/internal/connector"
 	"github.com/gridlink/gridlink/internal/store"
 )
 
@@ -22,8 +23,8 @@ var staticFS embed.FS
 
 // The pages, each parsed together with templates/layout.html.
 var pageNames = []string{
-	"landing", "problem", "terms", "utility", "credentials", "mfa",
-	"attempt", "done", "failed",
+	"landing", "problem", "terms", "utility", "credentials", "mfa_method",
+	"mfa", "attempt", "done", "failed",
 }
 
 // staticRoot is the embedded static directory.
@@ -92,8 +93,10 @@ type view struct {
 	Username     string
 	Hint         *hint
 	MFAPrompt    string
-	Code         string
-	Delivered    bool
+	// MFAMethods are the code delivery choices offered (mfa_method page).
+	MFAMethods []connector.MFAMethod
+	Code       string
+	Delivered  bool
 }
 
 // hint is the sandbox help shown on the credentials step.

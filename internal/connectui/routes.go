@@ -10,6 +10,7 @@ import "net/http"
 //	POST /connect/{sid}/utility     choose a utility (utility_slug)
 //	POST /connect/{sid}/back        back from credentials to utility selection
 //	POST /connect/{sid}/credentials submit the utility login (username, password)
+//	POST /connect/{sid}/mfa-method  choose how the one-time code is sent (method)
 //	POST /connect/{sid}/mfa         submit a one-time code (code)
 //	POST /connect/{sid}/retry       leave an error view for the credentials form
 //	POST /connect/{sid}/continue    leave the confirmation: 303 to redirect_uri?code=&state=
@@ -28,6 +29,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("POST /connect/{sid}/utility", u.post(u.chooseUtility))
 	mux.Handle("POST /connect/{sid}/back", u.post(u.back))
 	mux.Handle("POST /connect/{sid}/credentials", u.post(u.credentials))
+	mux.Handle("POST /connect/{sid}/mfa-method", u.post(u.chooseMethod))
 	mux.Handle("POST /connect/{sid}/mfa", u.post(u.mfa))
 	mux.Handle("POST /connect/{sid}/retry", u.post(u.retry))
 	mux.Handle("POST /connect/{sid}/continue", u.post(u.continueToApp))

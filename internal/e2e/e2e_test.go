@@ -140,9 +140,11 @@ func freePort(t *testing.T) int {
 func tryStart(t *testing.T, bin string, port int) (*gridlink, error) {
 	dir := t.TempDir()
 	logs, banner := &syncBuffer{}, &syncBuffer{}
-	cmd := exec.Command(bin, "dev", "--addr", "127.0.0.1:"+strconv.Itoa(port), "--data-dir", dir)
+	// The demo utility takes a random port too (by default it would take
+	// gridlink's port + 10).
+	cmd := exec.Command(bin, "dev", "--addr", "127.0.0.1:"+strconv.Itoa(port), "--data-dir", dir, "--demo-utility-addr", "127.0.0.1:0")
 	cmd.Stdout, cmd.Stderr = banner, logs
-	cmd.Env = append(os.Environ(), "GRIDLINK_ADDR=", "GRIDLINK_DATABASE=")
+	cmd.Env = append(os.Environ(), "GRIDLINK_ADDR=", "GRIDLINK_DATABASE=", "GRIDLINK_DEMO_UTILITY_ADDR=")
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

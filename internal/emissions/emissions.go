@@ -142,8 +142,10 @@ func usAvg() region { return region{0.37, 0.10, 0.15, 0.00, eastern, true} }    
 // table does not know (they get the US average).
 func regionOf(slug string) (r region, ok bool) {
 	switch slug {
-	case "pge", "sce", "sdge", "socalgas", "smud", "ladwp", "sandbox":
+	case "pge", "sce", "sdge", "socalgas", "smud", "ladwp", "sandbox", "demo-greenbutton":
 		return camx(), true
+	case "demo-power": // the fictional demo utility: the US average, on purpose
+		return usAvg(), true
 	case "puget-sound-energy", "portland-general", "pacific-power", "avista", "seattle-city-light", "nw-natural", "nv-energy", "southwest-gas":
 		return nwpp(), true
 	case "rocky-mountain-power", "idaho-power":
