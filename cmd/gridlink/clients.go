@@ -20,7 +20,7 @@ func cmdClients(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	sub, args := args[0], args[1:]
 	fs := newFlags("clients "+sub, getenv, stderr)
-	database := fs.String("database", "", "database: a SQLite file path")
+	database := fs.String("database", "", "database: a SQLite file path or a postgres:// URL")
 	asJSON := fs.Bool("json", false, "print JSON")
 	var name *string
 	var redirects, origins *list
@@ -62,7 +62,7 @@ func cmdClients(ctx context.Context, args []string, getenv func(string) string, 
 		}
 	case "rotate-secret", "delete":
 		if fs.NArg() != 1 {
-			return usagef("usage: gridlink clients %s --database PATH ID", sub)
+			return usagef("usage: gridlink clients %s --database PATH|URL ID", sub)
 		}
 	default:
 		return usagef("unknown clients command %q (create, list, rotate-secret, delete)", sub)

@@ -85,6 +85,17 @@ func (f *flags) Duration(name string, def time.Duration, help string) *time.Dura
 	return f.FlagSet.Duration(name, def, help+" ["+f.envName(name)+"]")
 }
 
+func (f *flags) Int(name string, def int, help string) *int {
+	if v, ok := f.env(name); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("%s=%q is not an integer", f.envName(name), v))
+		}
+		def = n
+	}
+	return f.FlagSet.Int(name, def, help+" ["+f.envName(name)+"]")
+}
+
 // list is a repeatable string flag.
 type list struct {
 	vals []string

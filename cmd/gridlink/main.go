@@ -35,13 +35,13 @@ const usage = `gridlink: a self-hostable, Pelm-compatible utility-data platform.
 
 Usage:
   gridlink dev [--addr :8080] [--data-dir ./gridlink-data] [--demo-utility-addr :8090]
-  gridlink serve --database PATH [--addr :8080] [--demo-utility-url URL]   (needs GRIDLINK_MASTER_KEY)
+  gridlink serve --database PATH|URL [--addr :8080] [--demo-utility-url URL]   (needs GRIDLINK_MASTER_KEY)
   gridlink demo-utility [--addr :8090]               Demo Power & Light, the demo utility website
-  gridlink migrate --database PATH
-  gridlink clients create --database PATH --name NAME --redirect-uri URI [--redirect-uri URI ...] [--origin ORIGIN ...] [--json]
-  gridlink clients list --database PATH [--json]
-  gridlink clients rotate-secret --database PATH [--json] ID
-  gridlink clients delete --database PATH ID
+  gridlink migrate --database PATH|URL
+  gridlink clients create --database PATH|URL --name NAME --redirect-uri URI [--redirect-uri URI ...] [--origin ORIGIN ...] [--json]
+  gridlink clients list --database PATH|URL [--json]
+  gridlink clients rotate-secret --database PATH|URL [--json] ID
+  gridlink clients delete --database PATH|URL ID
   gridlink keys generate
 
 Run "gridlink COMMAND --help" for a command's flags. Every flag can also be

@@ -9,8 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gridlink/gridlink/internal/api"
 	"github.com/gridlink/gridlink/internal/auth"
@@ -28,12 +33,20 @@ import (
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", getenv, stderr)
 	addr := fs.String("addr", ":8080", "address to listen on")
-	database := fs.String("database", "", "database: a SQLite file path (sqlite: prefix optional)")
+	database := fs.String("database", "", "database: a SQLite file path (sqlite: prefix optional) or a postgres:// URL")
+	dbMaxConns := fs.Int("db-max-conns", 0, "PostgreSQL: the store pool's maximum open connections (0: the URL's pool_max_conns, else 10)")
+	dbStatementTimeout := fs.Duration("db-statement-timeout", 0, "PostgreSQL: abort any statement that runs longer (0: the URL's statement_timeout, else 30s; negative: none)")
 	keyFile := fs.String("master-key-file", "", "read the master key from this file instead of GRIDLINK_MASTER_KEY")
 	secure := fs.Bool("secure-cookies", false, "mark Connect cookies Secure with the __Host- prefix (set when clients reach gridlink over HTTPS, e.g. behind a TLS proxy)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	syncInterval := fs.Duration("sync-interval", syncer.DefaultInterval, "time from a user's successful sync to the next scheduled one (±10% jitter)")
 	syncLookBack := fs.Duration("sync-lookback", syncer.DefaultLookBack, "how far before the newest stored reading each refresh fetches again, to pick up late or corrected readings")
+	syncWorkers := fs.Int("sync-workers", syncer.DefaultWorkers, "syncs running at once in this process")
+	syncUtilityLimit := fs.Int("sync-utility-limit", syncer.DefaultUtilityLimit, "syncs of one utility running at once across all processes sharing the database (0 or negative: no limit)")
+	syncJobTimeout := fs.Duration("sync-job-timeout", syncer.DefaultJobTimeout, "bound on one sync attempt")
+	syncRetryMin := fs.Duration("sync-retry-min", syncer.DefaultRetryMin, "delay before the first retry of a failed or interrupted sync (doubling per attempt)")
+	syncRescueAfter := fs.Duration("sync-rescue-after", 0, "how long after its start a sync whose process died (kill -9, power loss) is run again by another process; at least --sync-job-timeout (0: job timeout + 1m)")
+	gbFile := fs.String("greenbutton-utilities", "", "a JSON file listing utilities reached through Green Button Connect My Data (see README)")
 	demoURL := fs.String("demo-utility-url", "", "address of a running Demo Power & Light (gridlink demo-utility), e.g. http://localhost:8090: registers its connector (empty: the utility is listed as unsupported)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -42,15 +55,45 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return usagef("unexpected arguments: %v", fs.Args())
 	}
 	if *database == "" {
-		return usagef("--database is required (or GRIDLINK_DATABASE): a SQLite file path")
+		return usagef("--database is required (or GRIDLINK_DATABASE): a SQLite file path or a postgres:// URL")
 	}
 	if *demoURL != "" {
 		if err := checkDemoUtilityURL(*demoURL); err != nil {
 			return err
 		}
 	}
+	var gbUtilities []greenButtonUtility
+	if *gbFile != "" {
+		var err error
+		if gbUtilities, err = loadGreenButtonUtilities(*gbFile, getenv); err != nil {
+			return err
+		}
+	}
 	if *syncInterval < time.Minute || *syncLookBack < 0 {
 		return usagef("--sync-interval must be at least 1m and --sync-lookback not negative")
+	}
+	switch {
+	case *dbMaxConns < 0:
+		return usagef("--db-max-conns must not be negative")
+	case *syncWorkers < 1:
+		return usagef("--sync-workers must be at least 1")
+	case *syncJobTimeout <= 0 || *syncRetryMin <= 0:
+		return usagef("--sync-job-timeout and --sync-retry-min must be positive")
+	case *syncRescueAfter < 0 || (*syncRescueAfter > 0 && *syncRescueAfter < *syncJobTimeout):
+		return usagef("--sync-rescue-after must be at least --sync-job-timeout (%v)", *syncJobTimeout)
+	}
+	if *syncUtilityLimit <= 0 {
+		*syncUtilityLimit = -1 // syncer.Config: negative is no limit, 0 the default
+	}
+	// A testing knob, deliberately not a flag: how long slow@sandbox.test's
+	// first fetch takes (tests that need a sync in progress set it short).
+	var slowDelay time.Duration
+	if v := getenv("GRIDLINK_SANDBOX_SLOW_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return usagef("GRIDLINK_SANDBOX_SLOW_DELAY=%q is not a positive duration", v)
+		}
+		slowDelay = d
 	}
 	if *syncLookBack == 0 {
 		*syncLookBack = -1 // syncer.Config: negative is none, 0 the default
@@ -66,7 +109,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	return serveApp(ctx, appConfig{
 		Addr: *addr, Database: *database, MasterKey: key, SecureCookies: *secure,
 		Logger: logger, Stdout: stdout, SyncInterval: *syncInterval, SyncLookBack: *syncLookBack,
-		DemoUtilityURL: *demoURL,
+		DemoUtilityURL: *demoURL, GreenButton: gbUtilities,
+		DBMaxConns: *dbMaxConns, DBStatementTimeout: *dbStatementTimeout,
+		SyncWorkers: *syncWorkers, SyncUtilityLimit: *syncUtilityLimit, SyncJobTimeout: *syncJobTimeout,
+		SyncRetryMin: *syncRetryMin, SyncRescueAfter: *syncRescueAfter, SandboxSlowDelay: slowDelay,
 	})
 }
 
@@ -107,11 +153,12 @@ func newLogger(w io.Writer, level string, asJSON bool) (*slog.Logger, error) {
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// sqlitePath turns a --database value into a SQLite file path.
+// sqlitePath turns a --database value into a SQLite file path; a
+// PostgreSQL URL is returned as it is.
 func sqlitePath(dsn string) (string, error) {
 	switch {
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return "", usagef("--database %s: PostgreSQL is not supported by this build yet; use a SQLite file path", redactDSN(dsn))
+	case syncer.IsPostgresDSN(dsn):
+		return dsn, nil
 	case strings.HasPrefix(dsn, "sqlite://"):
 		return strings.TrimPrefix(dsn, "sqlite://"), nil
 	case strings.HasPrefix(dsn, "sqlite:"):
@@ -120,31 +167,70 @@ func sqlitePath(dsn string) (string, error) {
 	return dsn, nil
 }
 
-// redactDSN hides a password in a database URL.
+// redactDSN hides the credentials of a database URL: its user
+// information and any password, sslpassword or sslkey parameter. A path
+// without "://" is returned as it is.
 func redactDSN(dsn string) string {
-	if i := strings.Index(dsn, "@"); i >= 0 {
-		if j := strings.Index(dsn, "://"); j >= 0 && j < i {
+	j := strings.Index(dsn, "://")
+	if j < 0 {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		// Unparsable: keep only the scheme and what follows the last "@".
+		if i := strings.LastIndex(dsn, "@"); i > j {
 			return dsn[:j+3] + "***" + dsn[i:]
 		}
+		return dsn[:j+3] + "***"
 	}
-	return dsn
+	if u.User != nil {
+		u.User = url.User("***")
+	}
+	q := u.Query()
+	for _, k := range []string{"password", "sslpassword", "sslkey"} {
+		if q.Has(k) {
+			q.Set(k, "***")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return strings.Replace(u.String(), "%2A%2A%2A", "***", -1)
+}
+
+// dbLabel names the database of a --database value in logs and messages:
+// the SQLite path, or the PostgreSQL URL without credentials.
+func dbLabel(dsn string) string {
+	if syncer.IsPostgresDSN(dsn) {
+		return redactDSN(dsn)
+	}
+	path, err := sqlitePath(dsn)
+	if err != nil {
+		return dsn
+	}
+	return path
 }
 
 func openStore(ctx context.Context, dsn string, logger *slog.Logger) (*sqlstore.Store, error) {
+	return openStoreWith(ctx, dsn, sqlstore.Options{Logger: logger})
+}
+
+// openStoreWith opens (and migrates) the store of a --database value: a
+// SQLite path or a PostgreSQL URL.
+func openStoreWith(ctx context.Context, dsn string, opts sqlstore.Options) (*sqlstore.Store, error) {
 	path, err := sqlitePath(dsn)
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlstore.Open(ctx, path, sqlstore.Options{Logger: logger})
+	st, err := sqlstore.Open(ctx, path, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		// pgx keeps passwords out of its errors; the URL is redacted here.
+		return nil, fmt.Errorf("open database %s: %w", dbLabel(dsn), err)
 	}
 	return st, nil
 }
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlags("migrate", getenv, stderr)
-	database := fs.String("database", "", "database: a SQLite file path")
+	database := fs.String("database", "", "database: a SQLite file path or a postgres:// URL")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -157,10 +243,12 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	defer st.Close()
 	path, _ := sqlitePath(*database)
-	if err := syncer.MigrateSQLite(ctx, path); err != nil {
+	// Both migrations take a lock (SQLite: the write lock; PostgreSQL: an
+	// advisory lock), so several processes may run migrate at once.
+	if err := syncer.MigrateQueue(ctx, path, syncer.QueueOptions{}); err != nil {
 		return fmt.Errorf("migrate job queue: %w", err)
 	}
-	fmt.Fprintf(stdout, "database %s is up to date\n", path)
+	fmt.Fprintf(stdout, "database %s is up to date\n", dbLabel(*database))
 	return nil
 }
 
@@ -181,6 +269,23 @@ type appConfig struct {
 	// SyncInterval and SyncLookBack tune the scheduled refresh (0: the
 	// syncer's defaults, 12 h and 7 days).
 	SyncInterval, SyncLookBack time.Duration
+	// DBMaxConns and DBStatementTimeout tune the PostgreSQL store pool (0:
+	// the URL's values, else sqlstore's defaults).
+	DBMaxConns         int
+	DBStatementTimeout time.Duration
+	// SyncWorkers, SyncUtilityLimit, SyncJobTimeout and SyncRetryMin are
+	// syncer.Config's Workers, UtilityLimit, JobTimeout and RetryMin (0:
+	// the syncer's defaults); SyncRescueAfter is the queue's RescueAfter.
+	SyncWorkers, SyncUtilityLimit                 int
+	SyncJobTimeout, SyncRetryMin, SyncRescueAfter time.Duration
+	// SandboxSlowDelay is sandbox.Config.SlowDelay (0: its default).
+	SandboxSlowDelay time.Duration
+	// Connectors, when set, adds connectors to the registry (gridlink
+	// dev's Demo Green Button Utility).
+	Connectors func(connector.Registry) error
+	// GreenButton lists utilities reached through their Green Button
+	// Connect My Data endpoints (--greenbutton-utilities).
+	GreenButton []greenButtonUtility
 }
 
 // serveApp wires every part together and serves until ctx ends, then shuts
@@ -188,7 +293,9 @@ type appConfig struct {
 // are re-queued, within 30 seconds.
 func serveApp(ctx context.Context, cfg appConfig) error {
 	logger := cfg.Logger
-	st, err := openStore(ctx, cfg.Database, logger)
+	st, err := openStoreWith(ctx, cfg.Database, sqlstore.Options{
+		Logger: logger, MaxConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout,
+	})
 	if err != nil {
 		return err
 	}
@@ -203,8 +310,8 @@ func serveApp(ctx context.Context, cfg appConfig) error {
 	}
 	cat := catalog.Default()
 	connectors := connector.Registry{
-		"sandbox":      sandbox.New(sandbox.Config{}),
-		"pelm-sandbox": sandbox.NewPelm(sandbox.Config{}),
+		"sandbox":      sandbox.New(sandbox.Config{SlowDelay: cfg.SandboxSlowDelay}),
+		"pelm-sandbox": sandbox.NewPelm(sandbox.Config{SlowDelay: cfg.SandboxSlowDelay}),
 	}
 	// One portal toolkit per process: its pacing and per-host concurrency
 	// cap hold across every portal connector and sync.
@@ -216,20 +323,41 @@ func serveApp(ctx context.Context, cfg appConfig) error {
 		}
 		connectors[catalog.ConnectorDemoPower] = dp
 	}
+	if cat, err = applyGreenButtonUtilities(cat, connectors, cfg.GreenButton, cfg); err != nil {
+		return err
+	}
+	// Metrics: the syncer's gridlink_sync_* plus the Go runtime and
+	// process collectors, served at GET /metrics.
+	metrics := prometheus.NewRegistry()
+	if err := metrics.Register(collectors.NewGoCollector()); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if err := metrics.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if cfg.Connectors != nil {
+		if err := cfg.Connectors(connectors); err != nil {
+			return err
+		}
+	}
 	sy, err := syncer.New(syncer.Config{
 		Store: st, Vault: v, Catalog: cat, Connectors: connectors, Logger: logger, Now: time.Now,
-		Interval: cfg.SyncInterval, LookBack: cfg.SyncLookBack,
+		Interval: cfg.SyncInterval, LookBack: cfg.SyncLookBack, Metrics: metrics,
+		Workers: cfg.SyncWorkers, UtilityLimit: cfg.SyncUtilityLimit, JobTimeout: cfg.SyncJobTimeout,
+		RetryMin: cfg.SyncRetryMin,
 	})
 	if err != nil {
 		return err
 	}
 	path, _ := sqlitePath(cfg.Database)
-	queue, err := syncer.NewSQLiteQueue(ctx, path, sy, logger)
+	// SQLite file or PostgreSQL URL: on PostgreSQL every process serving
+	// the same database works jobs from one shared queue.
+	queue, err := syncer.OpenQueue(ctx, path, sy, logger, syncer.QueueOptions{RescueAfter: cfg.SyncRescueAfter})
 	if err != nil {
 		return fmt.Errorf("job queue: %w", err)
 	}
 	ui, err := connectui.New(connectui.Config{
-		Store: st, Auth: authSvc, Vault: v, Catalog: cat, Connectors: connectors, Sync: queue,
+		Store: st, Auth: authSvc, Vault: v, Catalog: cat, Connectors: connectors, Sync: queue, Ingest: sy,
 		Logger: logger, Now: time.Now, Rand: rand.Reader, SecureCookies: cfg.SecureCookies,
 	})
 	if err != nil {
@@ -243,6 +371,7 @@ func serveApp(ctx context.Context, cfg appConfig) error {
 	mux := http.NewServeMux()
 	apiZone.Register(mux)
 	ui.Register(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{Registry: metrics}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`)
@@ -268,7 +397,7 @@ func serveApp(ctx context.Context, cfg appConfig) error {
 		ln.Close()
 		return fmt.Errorf("start job queue: %w", err)
 	}
-	logger.Info("gridlink listening", "addr", ln.Addr().String(), "database", path)
+	logger.Info("gridlink listening", "addr", ln.Addr().String(), "database", dbLabel(cfg.Database))
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
 	}
