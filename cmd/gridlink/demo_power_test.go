@@ -71,7 +71,7 @@ func startDev(t *testing.T) *devServer {
 	if id == nil || secret == nil || demo == nil {
 		t.Fatalf("banner lacks the client or the demo utility:\n%s", banner)
 	}
-	for _, want := range []string{"alice / alice-password", "bob / bob-password", "carol / carol-password", demo[1] + "/outbox", "http://localhost:" + port + "/demo"} {
+	for _, want := range []string{"alice / alice-password", "bob / bob-password", "carol / carol-password", demo[1] + "/outbox", "gbuser1", "gbuser1-password", "/demo-greenbutton/", "http://localhost:" + port + "/demo"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}

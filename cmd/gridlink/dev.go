@@ -93,12 +93,21 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	go func() { siteDone <- serveDemoUtility(siteCtx, ln, site, demoLog) }()
 	demoLog.Info("demo utility listening", "addr", ln.Addr().String(), "url", demoURL)
 
+	// Demo Green Button Utility: an ESPI data custodian on this listener.
+	gb, err := newDevGreenButton([]string{base, "http://127.0.0.1:" + port}, logger)
+	if err != nil {
+		stopSite()
+		return errors.Join(err, <-siteDone)
+	}
+
 	err = serveApp(ctx, appConfig{
 		Addr: *addr, Database: dbPath, MasterKey: key, Logger: logger, Stdout: stdout,
 		DemoUtilityURL: demoURL,
+		Connectors:     gb.register,
 		Extra: func(mux *http.ServeMux) {
 			mux.HandleFunc("GET /dev/callback", devCallback(dc, base))
 			app.Register(mux) // the demo app at /demo
+			gb.mount(mux)
 		},
 		Ready: func(string) { printDevBanner(stdout, dc, base, demoURL) },
 	})
@@ -217,7 +226,7 @@ Or try the demo app, which embeds Connect and then shows the user's data:
 
 %[5]s, a demo utility website with one-time codes, runs at %[4]s
 (choose "%[5]s" in Connect; the sync reads its pages as it would a real utility's):
-%[6]s`, base, dc.ClientID, dc.ClientSecret, demoURL, demoutility.Name, demoUtilityLogins(demoURL))
+%[6]s%[7]s`, base, dc.ClientID, dc.ClientSecret, demoURL, demoutility.Name, demoUtilityLogins(demoURL), devGreenButtonLogins(base))
 }
 
 var callbackPage = template.Must(template.New("cb").Parse(`<!doctype html>

@@ -28,6 +28,7 @@ var authedEndpoints = []struct{ method, path string }{
 	{"GET", "/accounts/" + acct1 + "/intervals?type=GAS"},
 	{"GET", "/bills"},
 	{"GET", "/accounts/" + acct1 + "/bills"},
+	{"GET", "/accounts/" + acct1 + "/greenbutton.xml"},
 	{"GET", "/bills/" + bill1},
 	{"GET", "/bills/" + bill1 + "/pdf"},
 }

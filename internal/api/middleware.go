@@ -34,7 +34,9 @@ const (
 //     Access-Control-Allow-Origin: * and Access-Control-Expose-Headers.
 //     Connect pages (GET /, /connect/...) and other non-API paths get no
 //     CORS header, so a preflight to them fails in the browser;
-//   - a MaxBodyBytes (1 MiB) body limit: a larger declared Content-Length
+//   - a MaxBodyBytes (1 MiB) body limit (MaxUploadBytes for the Connect
+//     file upload, POST /connect/{sid}/upload, whose handler answers a
+//     larger declared length with its own page): a larger declared Content-Length
 //     is answered 413 request_too_large at once, and reading past the
 //     limit fails with *http.MaxBytesError (WriteError makes it a 413);
 //   - JSON errors for every zone: a 4xx or 5xx answer with a plain-text or
@@ -86,17 +88,38 @@ func Handler(mux *http.ServeMux, logger *slog.Logger) http.Handler {
 			h.Set("Access-Control-Allow-Origin", "*")
 			h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
 		}
-		if r.ContentLength > MaxBodyBytes {
+		limit, upload := bodyLimit(r)
+		// The upload route answers a too-large file with its own page.
+		if r.ContentLength > limit && !upload {
 			h.Set("Connection", "close")
 			writeAPIError(w, errTooLarge)
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		r = r.WithContext(context.WithValue(r.Context(), loggerKey{}, logger))
 		mux.ServeHTTP(rw, r)
 	})
+}
+
+// MaxUploadBytes is the body limit of the one route that takes files,
+// POST /connect/{sid}/upload (a Green Button file uploaded in Connect),
+// instead of MaxBodyBytes. The Connect handler applies its own limit,
+// which must not exceed this one.
+const MaxUploadBytes = 25 << 20
+
+// bodyLimit is the request body limit of r: MaxUploadBytes for POST
+// /connect/{sid}/upload (upload true), MaxBodyBytes for everything else.
+func bodyLimit(r *http.Request) (limit int64, upload bool) {
+	if r.Method == http.MethodPost {
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/connect/"); ok {
+			if sid, ok := strings.CutSuffix(rest, "/upload"); ok && sid != "" && !strings.Contains(sid, "/") {
+				return MaxUploadBytes, true
+			}
+		}
+	}
+	return MaxBodyBytes, false
 }
 
 // isAPIPath reports whether p belongs to the JSON API (pelm-api.md section

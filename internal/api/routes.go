@@ -25,6 +25,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /accounts/{account_id}/intervals", a.handle(a.intervals))
 	mux.Handle("GET /bills", a.handle(a.bills))
 	mux.Handle("GET /accounts/{account_id}/bills", a.handle(a.bills))
+	// Beyond Pelm: the account as a Green Button (ESPI) feed.
+	mux.Handle("GET /accounts/{account_id}/greenbutton.xml", a.handle(a.greenButtonXML))
 	mux.Handle("GET /bills/{bill_id}", a.handle(a.bill))
 	mux.Handle("GET /bills/{bill_id}/pdf", a.handle(a.billPDF))
 

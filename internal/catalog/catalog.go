@@ -31,6 +31,11 @@ const (
 	// (the same key as demopower.Key). Registered only when a demo
 	// utility is running (gridlink dev, serve --demo-utility-url).
 	ConnectorDemoPower = "demo-power"
+	// ConnectorDemoGreenButton reaches "Demo Green Button Utility", the
+	// local ESPI data custodian of `gridlink dev` (package espicustodian),
+	// through the Green Button Connect My Data connector (OAuth).
+	// Registered only by gridlink dev.
+	ConnectorDemoGreenButton = "demo-greenbutton"
 )
 
 // Well-known ids and slugs of the default catalogue.
@@ -240,4 +245,18 @@ func (c *Catalog) Search(q string) []gridlink.Utility {
 		out[j] = c.entries[h.i].u
 	}
 	return out
+}
+
+// WithConnector returns a copy of the catalogue in which the utility with
+// the given slug is reached by the connector key (for utilities configured
+// at start-up, such as Green Button Connect My Data endpoints). The
+// receiver is unchanged.
+func (c *Catalog) WithConnector(slug, key string) (*Catalog, error) {
+	i, ok := c.bySlug[slug]
+	if !ok {
+		return nil, fmt.Errorf("catalog: no utility with slug %q", slug)
+	}
+	entries := slices.Clone(c.entries)
+	entries[i].u.Connector = key
+	return &Catalog{entries: entries, byID: c.byID, bySlug: c.bySlug}, nil
 }

@@ -52,8 +52,8 @@ func TestDefaultWellKnown(t *testing.T) {
 		t.Error("BySlug is case-insensitive; slugs are exact")
 	}
 	for _, u := range c.All() {
-		if u.Supported() && u.ID != PGEID && u.ID != SandboxID && u.Slug != "demo-power" {
-			t.Errorf("%s is supported; only PG&E, the sandbox and the demo utility have connectors yet", u.Slug)
+		if u.Supported() && u.ID != PGEID && u.ID != SandboxID && u.Slug != "demo-power" && u.Slug != "demo-greenbutton" {
+			t.Errorf("%s is supported; only PG&E, the sandbox and the demo utilities have connectors yet", u.Slug)
 		}
 	}
 }
@@ -241,5 +241,28 @@ func TestNew(t *testing.T) {
 	}
 	if got := c.Search("BET"); len(got) != 1 || got[0].Slug != "b" {
 		t.Errorf("Search(BET) = %+v", got)
+	}
+}
+
+func TestWithConnector(t *testing.T) {
+	base := Default()
+	got, err := base.WithConnector("coned", "greenbutton:coned")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := got.BySlug("coned"); u.Connector != "greenbutton:coned" || !u.Supported() {
+		t.Fatalf("coned in the copy = %+v", u)
+	}
+	if u, _ := got.ByID(7); u.Connector != "greenbutton:coned" {
+		t.Fatalf("ByID sees %+v", u)
+	}
+	if u, _ := base.BySlug("coned"); u.Connector != "" {
+		t.Fatalf("the original changed: %+v", u)
+	}
+	if r := got.Search("con ed"); len(r) == 0 || r[0].Connector != "greenbutton:coned" {
+		t.Fatalf("search in the copy = %+v", r)
+	}
+	if _, err := base.WithConnector("no-such", "x"); err == nil {
+		t.Fatal("unknown slug accepted")
 	}
 }

@@ -116,6 +116,10 @@ func defaults() []def {
 		// the process registers its connector (gridlink dev, or serve with
 		// --demo-utility-url), else listed as unsupported.
 		{86, "demo-power", "Demo Power & Light", ConnectorDemoPower, []string{"Demo Power and Light", "Demo utility"}},
+		// The local Green Button Connect My Data custodian (package
+		// espicustodian); reached only under gridlink dev, which registers
+		// its connector, else listed as unsupported.
+		{87, "demo-greenbutton", "Demo Green Button Utility", ConnectorDemoGreenButton, []string{"Green Button", "Demo Green Button", "ESPI"}},
 
 		// The sandbox sits at a fixed high id, apart from the real utilities.
 		{SandboxID, SandboxSlug, "gridlink Sandbox", ConnectorSandbox, []string{"Sandbox", "Test utility", "Demo"}},

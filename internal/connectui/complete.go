@@ -26,6 +26,12 @@ type pendingLogin struct {
 	// checked (cleanMethods): while set, the session waits for the choice
 	// (POST mfa-method) and a posted method must be one of them.
 	Methods []connector.MFAMethod `json:"methods,omitempty"`
+	// OAuthState is the digest of the secret part of the OAuth state sent
+	// to the utility (startOAuth); set only while the browser is away at
+	// the utility, on the credentials step.
+	OAuthState []byte `json:"oauth_state,omitempty"`
+	// OAuthUtility is the utility the state was sent to.
+	OAuthUtility int64 `json:"oauth_utility,omitempty"`
 }
 
 // LogValue keeps the secrets out of logs should a pendingLogin ever be
@@ -78,7 +84,14 @@ func slogLevelFor(kind connector.Kind) slog.Level {
 // sealed in the session until the confirmation is left. Then the first sync
 // is queued and the browser sent to the confirmation.
 func (u *UI) complete(ctx context.Context, w http.ResponseWriter, r *http.Request, f *flow, creds connector.Credentials, upstream []byte) error {
-	user, err := u.completeConnect(ctx, f, creds, upstream)
+	return u.completeWith(ctx, w, r, f, syncer.Credential{Username: creds.Username, Password: creds.Password, Session: upstream}, nil)
+}
+
+// completeWith is complete for any sealed credential (cred.Username is
+// shown as the utility username). With ingest, the user's data is stored
+// by ingest (an uploaded file) instead of by a first sync.
+func (u *UI) completeWith(ctx context.Context, w http.ResponseWriter, r *http.Request, f *flow, cred syncer.Credential, ingest func(ctx context.Context, rowID string) error) error {
+	user, err := u.completeConnect(ctx, f, cred)
 	if errors.Is(err, errTokenUsed) {
 		u.log.InfoContext(ctx, "connect: token already completed a connection", "session", f.sess.ID, "client_id", f.client.ID)
 		if err := u.end(ctx, f, outcomeTokenInvalid); err != nil {
@@ -91,6 +104,14 @@ func (u *UI) complete(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}
 	u.log.InfoContext(ctx, "connect: connected", "session", f.sess.ID, "client_id", f.client.ID,
 		"user_row", user.RowID, "utility_id", user.UtilityID, "update_mode", f.sess.UpdateMode)
+	if ingest != nil {
+		if err := ingest(ctx, user.RowID); err != nil {
+			// The connection stands, without data: the app sees
+			// data_unavailable and the user can upload again.
+			u.log.ErrorContext(ctx, "connect: store uploaded data", "user_row", user.RowID, "err", err)
+		}
+		return u.toPage(w, r, f, "")
+	}
 	if err := u.sync.EnqueueSync(ctx, user.RowID); err != nil {
 		// The connection stands; the scheduled refresh will sync it.
 		u.log.ErrorContext(ctx, "connect: enqueue first sync", "user_row", user.RowID, "err", err)
@@ -100,7 +121,7 @@ func (u *UI) complete(ctx context.Context, w http.ResponseWriter, r *http.Reques
 
 // completeConnect runs store.CompleteConnect, retrying once as an update
 // when a concurrent flow created the same user first.
-func (u *UI) completeConnect(ctx context.Context, f *flow, creds connector.Credentials, upstream []byte) (gridlink.User, error) {
+func (u *UI) completeConnect(ctx context.Context, f *flow, cred syncer.Credential) (gridlink.User, error) {
 	existing, err := u.store.User(ctx, f.client.ID, f.sess.UserID)
 	var rowID string
 	switch {
@@ -114,7 +135,7 @@ func (u *UI) completeConnect(ctx context.Context, f *flow, creds connector.Crede
 		return gridlink.User{}, fmt.Errorf("complete connect: look up user: %w", err)
 	}
 	for retried := false; ; retried = true {
-		user, err := u.tryComplete(ctx, f, rowID, creds, upstream)
+		user, err := u.tryComplete(ctx, f, rowID, cred)
 		if !errors.Is(err, store.ErrConflict) {
 			return user, err
 		}
@@ -135,8 +156,8 @@ func (u *UI) completeConnect(ctx context.Context, f *flow, creds connector.Crede
 	}
 }
 
-func (u *UI) tryComplete(ctx context.Context, f *flow, rowID string, creds connector.Credentials, upstream []byte) (gridlink.User, error) {
-	sealed, err := syncer.SealCredential(u.vault, syncer.Credential{Username: creds.Username, Password: creds.Password, Session: upstream}, rowID)
+func (u *UI) tryComplete(ctx context.Context, f *flow, rowID string, cred syncer.Credential) (gridlink.User, error) {
+	sealed, err := syncer.SealCredential(u.vault, cred, rowID)
 	if err != nil {
 		return gridlink.User{}, fmt.Errorf("complete connect: %w", err)
 	}
@@ -157,7 +178,7 @@ func (u *UI) tryComplete(ctx context.Context, f *flow, rowID string, creds conne
 			ClientID:         f.client.ID,
 			ID:               f.sess.UserID,
 			UtilityID:        f.sess.UtilityID,
-			UtilityUsername:  creds.Username,
+			UtilityUsername:  cred.Username,
 			CredentialsValid: true,
 			Credential:       sealed,
 		},

@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gridlink/gridlink/internal/auth"
@@ -81,6 +82,15 @@ type Config struct {
 	// LoginTimeout bounds one connector call (Login or SubmitMFA).
 	// Zero: 60 seconds.
 	LoginTimeout time.Duration
+	// Ingest stores the data of Green Button files uploaded instead of a
+	// login (internal/syncer's *Syncer). Nil: no upload is offered.
+	Ingest Ingester
+	// PublicURL is gridlink's public base URL (scheme and host, e.g.
+	// "https://gridlink.example.com"), used for the OAuth redirect URI
+	// <PublicURL>/connect/oauth/callback registered with OAuth utilities.
+	// Empty: built from each request's Host (https over TLS or with
+	// SecureCookies).
+	PublicURL string
 }
 
 // UI is the hosted Connect handler set. Create it with New and mount it with
@@ -98,6 +108,8 @@ type UI struct {
 	secure     bool
 	clientIP   func(r *http.Request) string
 	timeout    time.Duration
+	ingest     Ingester
+	publicURL  string
 
 	limiter *limiter
 	locks   *keyedMutex
@@ -136,6 +148,8 @@ func New(cfg Config) (*UI, error) {
 		secure:     cfg.SecureCookies,
 		clientIP:   cfg.ClientIP,
 		timeout:    cfg.LoginTimeout,
+		ingest:     cfg.Ingest,
+		publicURL:  strings.TrimRight(cfg.PublicURL, "/"),
 		locks:      newKeyedMutex(),
 	}
 	if u.log == nil {

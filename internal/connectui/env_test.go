@@ -24,6 +24,7 @@ import (
 	"github.com/gridlink/gridlink/internal/connector"
 	"github.com/gridlink/gridlink/internal/store"
 	"github.com/gridlink/gridlink/internal/store/sqlstore"
+	"github.com/gridlink/gridlink/internal/syncer"
 	"github.com/gridlink/gridlink/internal/vault"
 )
 
@@ -165,6 +166,8 @@ type env struct {
 	secret  string
 	app     string // the registered redirect URI used by default
 	secrets []string
+	// syncer is the sync engine (envOptions.ingest), nil otherwise.
+	syncer *syncer.Syncer
 }
 
 type envOptions struct {
@@ -174,6 +177,8 @@ type envOptions struct {
 	// utility when set.
 	catalog    *catalog.Catalog
 	connectors connector.Registry
+	// ingest wires a real sync engine as the upload's Ingester (e.syncer).
+	ingest bool
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -210,10 +215,18 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if o.catalog != nil {
 		cat, conns = o.catalog, o.connectors
 	}
+	var ingest Ingester
+	if o.ingest {
+		if e.syncer, err = syncer.New(syncer.Config{Store: st, Vault: v, Catalog: cat, Connectors: conns, Now: clk.Now}); err != nil {
+			t.Fatal(err)
+		}
+		ingest = e.syncer
+	}
 	e.ui, err = New(Config{
 		Store: st, Auth: as, Vault: v, Catalog: cat,
 		Connectors: conns,
 		Sync:       e.queue,
+		Ingest:     ingest,
 		Logger:     slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:        clk.Now, Rand: rand.Reader, SecureCookies: o.secure, LoginLimit: o.limit,
 	})

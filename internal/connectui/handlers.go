@@ -278,6 +278,10 @@ func (u *UI) show(w http.ResponseWriter, r *http.Request, f *flow, o showOpts) e
 			v.Message = util.Name + " is busy right now. Please wait a minute and try again."
 		case noticeLimited:
 			v.Message = "Too many failed attempts from your network; try again later."
+		case noticeOAuthCancelled:
+			v.Alert = "You cancelled at " + util.Name + ". Nothing was connected; you can try again."
+		case noticeOAuthRefused:
+			v.Message = util.Name + " did not confirm the authorization. " + plural(left, "attempt", "attempts") + " left."
 		case noticeMFADropped:
 			v.Alert = "That code was wrong too many times. Sign in again to get a new code. " + plural(left, "attempt", "attempts") + " left."
 		case noticeMFAExpired:
@@ -293,6 +297,8 @@ func (u *UI) show(w http.ResponseWriter, r *http.Request, f *flow, o showOpts) e
 		v.UtilityFixed = s.TokenUtilityID != 0
 		v.Username = o.username
 		v.Hint = hintFor(util)
+		_, v.OAuth = u.oauthConnector(util.ID)
+		v.Upload = u.ingest != nil
 		return draw("credentials")
 
 	case store.StepMFA:
@@ -404,6 +410,15 @@ func hintFor(util gridlink.Utility) *hint {
 				{"slow@sandbox.test", "the first sync takes 60 seconds"},
 				{"big@sandbox.test", "three accounts, three years of 15-minute data"},
 				{"custom@sandbox.test", "any password of 8 or more characters"},
+			},
+		}
+	case catalog.ConnectorDemoGreenButton:
+		return &hint{
+			Text: "Demo Green Button Utility logins, on its own sign-in page:",
+			Scenarios: []scenario{
+				{"gbuser1", "password gbuser1-password: a year of hourly electricity"},
+				{"gbuser2", "password gbuser2-password: a multi-family building, hourly"},
+				{"gbuser3", "password gbuser3-password: monthly electricity and gas with bills"},
 			},
 		}
 	case catalog.ConnectorDemoPower:

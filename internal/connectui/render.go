@@ -97,6 +97,11 @@ type view struct {
 	MFAMethods []connector.MFAMethod
 	Code       string
 	Delivered  bool
+	// OAuth: the utility authorizes gridlink on its own website (the
+	// credentials step shows "Continue to <utility>", no password form).
+	OAuth bool
+	// Upload offers "Upload a Green Button file instead".
+	Upload bool
 }
 
 // hint is the sandbox help shown on the credentials step.

@@ -22,7 +22,14 @@ type Credential struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	Session  []byte `json:"session,omitempty"`
+	// Source is SourceUpload for a user whose data was uploaded as a
+	// Green Button file in Connect: there is no remote login, and
+	// scheduled syncs fetch nothing. Empty for a login.
+	Source string `json:"source,omitempty"`
 }
+
+// SourceUpload is the Credential.Source of uploaded data.
+const SourceUpload = "upload"
 
 // Marshal returns the JSON form of c (the plaintext that gets sealed).
 func (c Credential) Marshal() ([]byte, error) {

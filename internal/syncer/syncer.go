@@ -310,6 +310,7 @@ func (s *Syncer) sync(ctx context.Context, userRowID string, onlyIfDue bool) err
 		s.log.DebugContext(ctx, "sync deferred: utility at its concurrency limit", "user_row_id", u.RowID, "utility", slug)
 		return ErrUtilityBusy
 	}
+	s.log.InfoContext(ctx, "sync started", "user_row_id", u.RowID, "utility", slug)
 
 	n, err := s.run(ctx, &u)
 	if err != nil {
@@ -374,6 +375,10 @@ func (s *Syncer) run(ctx context.Context, u *gridlink.User) (stats, error) {
 	if err != nil {
 		return stats{}, fmt.Errorf("sync: %w", err)
 	}
+	if cred.Source == SourceUpload {
+		// Uploaded data has no remote source: nothing to fetch.
+		return stats{}, nil
+	}
 	since, err := s.since(ctx, *u)
 	if err != nil {
 		return stats{}, err
@@ -385,6 +390,14 @@ func (s *Syncer) run(ctx context.Context, u *gridlink.User) (stats, error) {
 		Now:         s.now(),
 	})
 	if err != nil {
+		// The connector may have rotated the upstream session (an OAuth
+		// refresh token) before failing: keep it, or the next attempt
+		// would present a spent one.
+		if data != nil && data.Session != nil {
+			if kerr := s.keepSession(ctx, u, cred, data.Session); kerr != nil {
+				s.log.ErrorContext(ctx, "sync: keep renewed session after a failed fetch", "user_row_id", u.RowID, "err", kerr)
+			}
+		}
 		return stats{}, fmt.Errorf("sync: fetch from %s: %w", util.Slug, err)
 	}
 	if data == nil {
