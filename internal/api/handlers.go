@@ -247,11 +247,7 @@ func (a *API) accounts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	accts, err := a.store.Accounts(r.Context(), u.RowID)
-	if err != nil {
-		return fmt.Errorf("list accounts: %w", err)
-	}
-	through, err := a.store.DataThrough(r.Context(), u.RowID)
+	accts, through, err := a.store.AccountsThrough(r.Context(), u.RowID)
 	if err != nil {
 		return fmt.Errorf("list accounts: %w", err)
 	}
@@ -447,7 +443,9 @@ func (a *API) bills(w http.ResponseWriter, r *http.Request) error {
 			groups[i].Bills = append(groups[i].Bills, newBillJSON(b))
 		}
 	}
-	return writeJSON(w, http.StatusOK, groups)
+	body := appendBillGroups(make([]byte, 0, 512+400*len(bs)), groups)
+	writeRaw(w, http.StatusOK, append(body, '\n'))
+	return nil
 }
 
 var errBillNotFound = &gridlink.Error{Code: gridlink.NotFound, Message: "No bill with this bill_id."}

@@ -234,3 +234,73 @@ func newSyncJSON(u gridlink.User) syncJSON {
 	}
 	return out
 }
+
+// appendBillGroups appends the /bills array: what json.Marshal writes for
+// the same []billGroupJSON, without reflection (TestAppendBillGroups).
+func appendBillGroups(b []byte, groups []billGroupJSON) []byte {
+	b = append(b, '[')
+	for i, g := range groups {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"account_id":`...)
+		b = appendString(b, g.AccountID)
+		b = append(b, `,"bills":`...)
+		if g.Bills == nil {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, '[')
+			for j, bl := range g.Bills {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = appendBill(b, bl)
+			}
+			b = append(b, ']')
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// appendBill appends one bill object, as json.Marshal writes billJSON.
+func appendBill(b []byte, bl billJSON) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, bl.ID)
+	b = append(b, `,"account_id":`...)
+	b = appendString(b, bl.AccountID)
+	b = appendOptInt(append(b, `,"start_date":`...), bl.StartDate)
+	b = appendOptInt(append(b, `,"end_date":`...), bl.EndDate)
+	b = appendOptInt(append(b, `,"statement_date":`...), bl.StatementDate)
+	b = appendOptInt(append(b, `,"due_date":`...), bl.DueDate)
+	b = appendOptInt(append(b, `,"payment_date":`...), bl.PaymentDate)
+	b = appendOptFloat(append(b, `,"total_amount_due":`...), bl.TotalAmountDue)
+	b = appendOptFloat(append(b, `,"total_charges":`...), bl.TotalCharges)
+	b = appendOptFloat(append(b, `,"charges":{"electric_charges":`...), bl.Charges.Electric)
+	b = appendOptFloat(append(b, `,"gas_charges":`...), bl.Charges.Gas)
+	b = appendOptFloat(append(b, `,"other_charges":`...), bl.Charges.Other)
+	b = appendOptFloat(append(b, `},"electric_usage_kwh":`...), bl.ElectricUsageKWh)
+	b = appendOptFloat(append(b, `,"gas_usage_therm":`...), bl.GasUsageTherm)
+	return append(b, '}')
+}
+
+func appendOptInt(b []byte, p *int64) []byte {
+	if p == nil {
+		return append(b, "null"...)
+	}
+	return strconv.AppendInt(b, *p, 10)
+}
+
+// appendOptFloat writes p as jsonFloat does (null for nil, NaN and
+// infinities).
+func appendOptFloat(b []byte, p *jsonFloat) []byte {
+	if p == nil {
+		return append(b, "null"...)
+	}
+	v := float64(*p)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(b, "null"...)
+	}
+	b, _ = appendFloat(b, v)
+	return b
+}

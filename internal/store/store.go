@@ -196,6 +196,11 @@ type Store interface {
 	// account's newest reading (the largest LatestIntervalEnd over its
 	// meters). Accounts without readings are absent.
 	DataThrough(ctx context.Context, userRowID string) (map[string]int64, error)
+	// AccountsThrough is Accounts and DataThrough in one read (the hot
+	// path of GET /accounts): the user's accounts with their meters, in
+	// creation order, and per account id the end of its newest reading
+	// (accounts without readings absent; never nil).
+	AccountsThrough(ctx context.Context, userRowID string) ([]gridlink.Account, map[string]int64, error)
 
 	// Sync bookkeeping (the sync engine, internal/syncer).
 	//

@@ -108,44 +108,85 @@ func (s *Store) CompleteConnect(ctx context.Context, c store.CompleteConnect) (g
 	return out, nil
 }
 
+// The statements of a redemption.
+const (
+	redeemCodeSQL = `UPDATE auth_codes SET redeemed_at = ?
+		WHERE code_hash = ? AND client_id = ? AND redeemed_at IS NULL AND expires_at > ?
+		RETURNING user_row_id`
+	insertTokenSQL = `INSERT INTO access_tokens (token_hash, client_id, user_row_id, code_hash, created_at)
+		VALUES (?, ?, ?, ?, ?)`
+)
+
 // RedeemCode exchanges an authorization code for an access token. The
 // winning redemption is the one conditional UPDATE that finds the code
 // unredeemed; every other outcome is classified afterwards in the same
-// transaction.
+// transaction. The write transaction holds only the UPDATE and the INSERT
+// (prepared once on SQLite); the user is read after the commit, on the
+// read pool, so that the single SQLite writer is not held for it. On
+// SQLite concurrent redemptions share a transaction and its fsync (see
+// redeemGrouped).
 func (s *Store) RedeemCode(ctx context.Context, codeHash []byte, clientID string, tokenHash []byte, now time.Time) (gridlink.User, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return gridlink.User{}, s.wrap("redeem code", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-
-	var userRowID string
-	err = tx.QueryRowContext(ctx, s.q(`UPDATE auth_codes SET redeemed_at = ?
-		WHERE code_hash = ? AND client_id = ? AND redeemed_at IS NULL AND expires_at > ?
-		RETURNING user_row_id`), unix(now), codeHash, clientID, unix(now)).Scan(&userRowID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return gridlink.User{}, s.wrap("redeem code", s.codeRefused(ctx, tx, codeHash, clientID, now))
+	var (
+		userRowID string
+		err       error
+	)
+	if s.d.name == "sqlite" {
+		userRowID, err = s.redeemGrouped(ctx, codeHash, clientID, tokenHash, now)
+	} else {
+		userRowID, err = s.redeemAlone(ctx, codeHash, clientID, tokenHash, now)
 	}
 	if err != nil {
 		return gridlink.User{}, s.wrap("redeem code", err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO access_tokens (token_hash, client_id, user_row_id, code_hash, created_at)
-		VALUES (?, ?, ?, ?, ?)`), tokenHash, clientID, userRowID, codeHash, unix(now)); err != nil {
-		return gridlink.User{}, s.wrap("redeem code", err)
-	}
-	u, err := s.userByRowID(ctx, tx, userRowID)
+	// Committed: the token is live. The user row is not changed by the
+	// redemption; it is read on the read pool (which sees the commit).
+	u, err := s.userByRowID(ctx, s.rd(), userRowID)
 	if err != nil {
-		return gridlink.User{}, s.wrap("redeem code", err)
-	}
-	if err := tx.Commit(); err != nil {
 		return gridlink.User{}, s.wrap("redeem code", err)
 	}
 	return u, nil
 }
 
+// redeemAlone redeems a code in a transaction of its own (PostgreSQL,
+// where row locks let redemptions of different codes commit in parallel).
+func (s *Store) redeemAlone(ctx context.Context, codeHash []byte, clientID string, tokenHash []byte, now time.Time) (string, error) {
+	redeemQ, tokenQ := s.q(redeemCodeSQL), s.q(insertTokenSQL)
+	redeemSt, tokenSt := s.writeStmt(ctx, redeemQ), s.writeStmt(ctx, tokenQ)
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	userRowID, err := s.redeemSteps(ctx, tx, redeemSt, tokenSt, codeHash, clientID, tokenHash, now, true)
+	if err != nil {
+		return "", err
+	}
+	return userRowID, tx.Commit()
+}
+
+// redeemSteps is the body of a redemption inside tx: the conditional
+// UPDATE, then either the token INSERT or the classification of the
+// refusal. A replay revokes the tokens of the code, and commits tx when
+// commitReplay is set (otherwise the caller commits).
+func (s *Store) redeemSteps(ctx context.Context, tx *sql.Tx, redeemSt, tokenSt *sql.Stmt, codeHash []byte, clientID string, tokenHash []byte, now time.Time, commitReplay bool) (string, error) {
+	var userRowID string
+	err := txQueryRow(ctx, tx, redeemSt, s.q(redeemCodeSQL), unix(now), codeHash, clientID, unix(now)).Scan(&userRowID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", s.codeRefused(ctx, tx, codeHash, clientID, now, commitReplay)
+	}
+	if err != nil {
+		return "", err
+	}
+	if _, err := txExec(ctx, tx, tokenSt, s.q(insertTokenSQL), tokenHash, clientID, userRowID, codeHash, unix(now)); err != nil {
+		return "", err
+	}
+	return userRowID, nil
+}
+
 // codeRefused explains why a redemption lost, inside its transaction. A
-// replay revokes the tokens issued from the code and commits.
-func (s *Store) codeRefused(ctx context.Context, tx *sql.Tx, codeHash []byte, clientID string, now time.Time) error {
+// replay revokes the tokens issued from the code (and commits when commit
+// is set).
+func (s *Store) codeRefused(ctx context.Context, tx *sql.Tx, codeHash []byte, clientID string, now time.Time, commit bool) error {
 	var (
 		owner    string
 		expires  int64
@@ -166,8 +207,10 @@ func (s *Store) codeRefused(ctx context.Context, tx *sql.Tx, codeHash []byte, cl
 			WHERE code_hash = ? AND revoked_at IS NULL`), unix(now), codeHash); err != nil {
 			return err
 		}
-		if err := tx.Commit(); err != nil {
-			return err
+		if commit {
+			if err := tx.Commit(); err != nil {
+				return err
+			}
 		}
 		return store.ErrCodeReplayed
 	case expires <= unix(now):

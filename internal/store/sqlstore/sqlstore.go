@@ -101,6 +101,12 @@ type Store struct {
 	// readStmts caches prepared read statements (query -> *sql.Stmt on r):
 	// parsing costs more than running the small indexed reads of the API.
 	readStmts sync.Map
+	// writeStmts caches prepared statements of the hot write paths (query
+	// -> *sql.Stmt on w, SQLite only): compiling them inside the one
+	// writer's critical section would hold every other writer up.
+	writeStmts sync.Map
+	// redeems batches concurrent SQLite code redemptions (redeem.go).
+	redeems redeemQueue
 }
 
 var _ store.Store = (*Store)(nil)
@@ -152,10 +158,12 @@ func (s *Store) DB() *sql.DB { return s.w }
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	s.readStmts.Range(func(_, v any) bool {
-		v.(*sql.Stmt).Close()
-		return true
-	})
+	for _, m := range []*sync.Map{&s.readStmts, &s.writeStmts} {
+		m.Range(func(_, v any) bool {
+			v.(*sql.Stmt).Close()
+			return true
+		})
+	}
 	errW := s.w.Close()
 	var errR error
 	if s.r != s.w {
@@ -220,6 +228,47 @@ func (r reader) QueryContext(ctx context.Context, query string, args ...any) (*s
 		return nil, err
 	}
 	return st.QueryContext(ctx, args...)
+}
+
+// writeStmt returns query (already rebound) prepared once on the writer
+// pool, on SQLite only (nil elsewhere, or when preparing fails: the caller
+// then runs the text, which reports the error). It must be called outside
+// any write transaction: the SQLite writer pool has one connection, which
+// the transaction would hold.
+func (s *Store) writeStmt(ctx context.Context, query string) *sql.Stmt {
+	if !s.d.prepareReads {
+		return nil
+	}
+	if v, ok := s.writeStmts.Load(query); ok {
+		return v.(*sql.Stmt)
+	}
+	st, err := s.w.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	if v, loaded := s.writeStmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt)
+	}
+	return st
+}
+
+// txQueryRow runs a single-row query in tx, through st (from writeStmt,
+// which database/sql binds to the transaction's connection without
+// preparing it again) when st is not nil.
+func txQueryRow(ctx context.Context, tx *sql.Tx, st *sql.Stmt, query string, args ...any) *sql.Row {
+	if st != nil {
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
+
+// txExec runs a statement in tx, through st when not nil (see txQueryRow).
+func txExec(ctx context.Context, tx *sql.Tx, st *sql.Stmt, query string, args ...any) (sql.Result, error) {
+	if st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
 }
 
 // inTx runs fn in a write transaction on the writer pool and commits when fn

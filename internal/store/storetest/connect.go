@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -527,5 +528,51 @@ func testRedeemCodeConcurrent(t *testing.T, e *env) {
 	}
 	if e.tokenValid(winners[0].token, "c", u.RowID) {
 		t.Error("the code was replayed 49 times, yet the token issued from it is still live")
+	}
+}
+
+// testRedeemCodesConcurrent redeems 30 different codes from 30 goroutines
+// at once, alongside redemptions of an unknown code and of an expired one:
+// every valid code wins with its own token live, and the refusals change
+// nothing for the others (a store may run concurrent redemptions in one
+// transaction).
+func testRedeemCodesConcurrent(t *testing.T, e *env) {
+	const n = 30
+	e.client("c")
+	users := make([]gridlink.User, n)
+	for i := range n {
+		users[i] = e.connect("c", fmt.Sprintf("user-%d", i), fmt.Sprintf("row-%d", i), fmt.Sprintf("s%d", i))
+	}
+	expired := e.connect("c", "late", "row-late", "late")
+	errs := parallel(n+2, func(i int) error {
+		switch i {
+		case n:
+			_, err := e.st.RedeemCode(e.ctx, digest("no-such-code"), "c", digest("access-none"), at(time.Minute))
+			return err
+		case n + 1:
+			_, err := e.st.RedeemCode(e.ctx, digest("code-late"), "c", digest("access-late"), at(time.Hour))
+			return err
+		}
+		u, err := e.st.RedeemCode(e.ctx, digest(fmt.Sprintf("code-s%d", i)), "c", digest(fmt.Sprintf("access-s%d", i)), at(time.Minute))
+		if err == nil && u.RowID != users[i].RowID {
+			return fmt.Errorf("redeemed for user %s, want %s", u.RowID, users[i].RowID)
+		}
+		return err
+	})
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("redemption %d: %v", i, errs[i])
+		} else if !e.tokenValid(digest(fmt.Sprintf("access-s%d", i)), "c", users[i].RowID) {
+			t.Errorf("redemption %d succeeded but its token is not live", i)
+		}
+	}
+	if !errors.Is(errs[n], store.ErrNotFound) {
+		t.Errorf("unknown code: %v, want ErrNotFound", errs[n])
+	}
+	if !errors.Is(errs[n+1], store.ErrCodeExpired) {
+		t.Errorf("expired code: %v, want ErrCodeExpired", errs[n+1])
+	}
+	if e.tokenValid(digest("access-late"), "c", expired.RowID) {
+		t.Error("the expired code's token is live")
 	}
 }

@@ -34,7 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RedeemCodeReplay", testRedeemCodeReplay},
 		{"RedeemCodeForeignClient", testRedeemCodeForeignClient},
 		{"RedeemCodeExpired", testRedeemCodeExpired},
-		{"RedeemCodeConcurrent", testRedeemCodeConcurrent},
+		{"RedeemCodeConcurrent", testRedeemCodeConcurrent}, {"RedeemCodesConcurrent", testRedeemCodesConcurrent},
 		{"Users", testUsers},
 		{"DeleteUser", testDeleteUser},
 		{"UpsertAccount", testUpsertAccount},

@@ -38,6 +38,7 @@ func testDataThrough(t *testing.T, e *env) {
 	got, err := e.st.DataThrough(e.ctx, u.RowID)
 	e.noErr("data through without accounts", err)
 	e.diff("data through without accounts", got, map[string]int64{})
+	e.sameAccountsThrough(u.RowID)
 
 	a1, err := e.st.UpsertAccount(e.ctx, u.RowID, account("acc-1", "ext-1"))
 	e.noErr("upsert account", err)
@@ -62,16 +63,34 @@ func testDataThrough(t *testing.T, e *env) {
 	got, err = e.st.DataThrough(e.ctx, u.RowID)
 	e.noErr("data through", err)
 	e.diff("data through", got, map[string]int64{a1.ID: base + 3*86400})
+	e.sameAccountsThrough(u.RowID)
+	e.sameAccountsThrough(other.RowID)
 
 	// A late reading on the electric meter moves its account forward.
 	e.noErr("electric", e.st.UpsertIntervals(e.ctx, u.RowID, a1.Meters[0].ID, hourly(base+100*3600, 1, 1)))
 	got, err = e.st.DataThrough(e.ctx, u.RowID)
 	e.noErr("data through", err)
 	e.diff("data through after a newer reading", got, map[string]int64{a1.ID: base + 101*3600})
+	e.sameAccountsThrough(u.RowID)
 
 	got, err = e.st.DataThrough(e.ctx, "no-such-row")
 	e.noErr("data through of an unknown user", err)
 	e.diff("data through of an unknown user", got, map[string]int64{})
+	e.sameAccountsThrough("no-such-row")
+}
+
+// sameAccountsThrough checks that AccountsThrough answers what Accounts
+// and DataThrough answer.
+func (e *env) sameAccountsThrough(userRowID string) {
+	e.t.Helper()
+	accs, through, err := e.st.AccountsThrough(e.ctx, userRowID)
+	e.noErr("accounts through", err)
+	wantAccs, err := e.st.Accounts(e.ctx, userRowID)
+	e.noErr("accounts", err)
+	wantThrough, err := e.st.DataThrough(e.ctx, userRowID)
+	e.noErr("data through", err)
+	e.diff("accounts through: accounts", accs, wantAccs)
+	e.diff("accounts through: data through", through, wantThrough)
 }
 
 // testDueForSync: which users the scheduler picks up, paged by row id.
