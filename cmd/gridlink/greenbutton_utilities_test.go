@@ -2,13 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -90,7 +87,10 @@ func TestServeGreenButtonUtilities(t *testing.T) {
 	if to == nil || !strings.HasPrefix(to.String(), utility.URL+"/oauth/authorize?") {
 		t.Fatalf("Connect did not send the browser to the utility: %d %v", b.last.StatusCode, to)
 	}
-	back := authorizeAtCustodian(t, to.String(), "gbuser1", "gbuser1-password")
+	back, err := espicustodian.ActAsCustomer(to.String(), "gbuser1", "gbuser1-password", "authorize")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !strings.HasPrefix(back.String(), base+"/connect/oauth/callback?") {
 		t.Fatalf("the utility sent the browser to %s", back)
 	}
@@ -123,56 +123,4 @@ func TestServeGreenButtonUtilities(t *testing.T) {
 func startServeAt(t *testing.T, addr string, env map[string]string, args ...string) *server {
 	t.Helper()
 	return startServe(t, env, append(args, "--addr", addr)...)
-}
-
-var custodianHidden = regexp.MustCompile(`name="(request|csrf)" value="([^"]*)"`)
-
-// authorizeAtCustodian signs in at the data custodian and authorizes,
-// returning where it sends the browser back.
-func authorizeAtCustodian(t *testing.T, authorize, username, password string) *url.URL {
-	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	read := func(resp *http.Response, err error) (string, *http.Response) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var sb strings.Builder
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := resp.Body.Read(buf)
-			sb.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
-		return sb.String(), resp
-	}
-	hidden := func(body string) url.Values {
-		v := url.Values{}
-		for _, m := range custodianHidden.FindAllStringSubmatch(body, -1) {
-			v.Set(m[1], m[2])
-		}
-		return v
-	}
-	au, _ := url.Parse(authorize)
-	body, _ := read(c.Get(authorize))
-	form := hidden(body)
-	form.Set("username", username)
-	form.Set("password", password)
-	body, resp := read(c.PostForm(au.ResolveReference(&url.URL{Path: "login"}).String(), form))
-	for resp.StatusCode/100 == 3 {
-		loc, _ := resp.Location()
-		body, resp = read(c.Get(loc.String()))
-	}
-	form = hidden(body)
-	form.Set("decision", "authorize")
-	_, resp = read(c.PostForm(au.ResolveReference(&url.URL{Path: "consent"}).String(), form))
-	loc, err := resp.Location()
-	if err != nil {
-		t.Fatalf("consent answered %d without a redirect", resp.StatusCode)
-	}
-	return loc
 }

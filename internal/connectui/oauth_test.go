@@ -3,10 +3,8 @@ package connectui
 import (
 	"context"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -60,61 +58,14 @@ func newOAuthEnv(t *testing.T) *oauthEnv {
 	return &oauthEnv{env: e, custodian: c, custURL: custSrv.URL, gb: gb}
 }
 
-var hiddenField = regexp.MustCompile(`name="(request|csrf)" value="([^"]*)"`)
-
 // atUtility plays the customer at the utility: from the authorization
 // URL, sign in and decide; it returns where the utility sends the browser
 // back.
 func atUtility(t *testing.T, authorize, username, password, decision string) *url.URL {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	page := func(resp *http.Response, err error) (string, *http.Response) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var sb strings.Builder
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := resp.Body.Read(buf)
-			sb.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
-		return sb.String(), resp
-	}
-	hidden := func(body string) url.Values {
-		v := url.Values{}
-		for _, m := range hiddenField.FindAllStringSubmatch(body, -1) {
-			v.Set(m[1], m[2])
-		}
-		return v
-	}
-	au, _ := url.Parse(authorize)
-	body, _ := page(c.Get(authorize))
-	form := hidden(body)
-	form.Set("username", username)
-	form.Set("password", password)
-	_, resp := page(c.PostForm(au.ResolveReference(&url.URL{Path: "login"}).String(), form))
-	for resp.StatusCode/100 == 3 {
-		loc, err := resp.Location()
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, resp = page(c.Get(loc.String()))
-	}
-	form = hidden(body)
-	if form.Get("csrf") == "" {
-		t.Fatalf("no consent page after signing in at the utility (%d): %s", resp.StatusCode, body)
-	}
-	form.Set("decision", decision)
-	_, resp = page(c.PostForm(au.ResolveReference(&url.URL{Path: "consent"}).String(), form))
-	loc, err := resp.Location()
+	loc, err := espicustodian.ActAsCustomer(authorize, username, password, decision)
 	if err != nil {
-		t.Fatalf("consent answer %d without a redirect", resp.StatusCode)
+		t.Fatal(err)
 	}
 	return loc
 }
