@@ -26,9 +26,8 @@ import (
 // to exactly that origin. The widget script knows gridlink's origin from its
 // own script URL and accepts messages only from it.
 //
-// The store has no field for the embedding origin: embedded sessions keep
-// it in ConnectSession.RedirectURI, which only redirect mode uses otherwise
-// (leave and continueToApp test Embedded before they read it).
+// Embedded sessions keep the checked embedding origin in
+// ConnectSession.EmbedOrigin; their RedirectURI stays empty.
 
 // paramParentOrigin is the start parameter naming the embedding page's
 // origin.
@@ -43,7 +42,7 @@ func parentOrigin(s *store.ConnectSession) string {
 	if s == nil || !s.Embedded {
 		return ""
 	}
-	return s.RedirectURI
+	return s.EmbedOrigin
 }
 
 // parseOrigin returns s when it is a serialized web origin exactly as a
@@ -110,7 +109,7 @@ func originAllowed(origin string, registered []string) bool {
 func (u *UI) embeddedProblem(w http.ResponseWriter, e *pageError, origin, status string) {
 	v := problemView(e)
 	v.Parent, v.ErrorStatus = origin, status
-	u.render(w, e.status, "problem", v, &store.ConnectSession{Embedded: true, RedirectURI: origin}, nil)
+	u.render(w, e.status, "problem", v, &store.ConnectSession{Embedded: true, EmbedOrigin: origin}, nil)
 }
 
 // sessionLost answers GET /connect/{sid} when the browser did not send the
@@ -134,7 +133,7 @@ func (u *UI) sessionLost(w http.ResponseWriter, r *http.Request) bool {
 		"Your browser did not keep the Connect session inside this window. Nothing was connected. Close this window and try again; if it keeps happening, the app's gridlink server must be reached over HTTPS."}
 	v := problemView(e)
 	v.Parent, v.ErrorStatus = parentOrigin(&sess), outcomeInternal
-	u.render(w, e.status, "problem", v, &store.ConnectSession{Embedded: true, RedirectURI: parentOrigin(&sess)}, nil)
+	u.render(w, e.status, "problem", v, &store.ConnectSession{Embedded: true, EmbedOrigin: parentOrigin(&sess)}, nil)
 	return true
 }
 

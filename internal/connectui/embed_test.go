@@ -138,8 +138,8 @@ func TestWidgetSessionPages(t *testing.T) {
 		t.Fatalf("widget start: %d %s", b.last.StatusCode, b.text())
 	}
 	s := e.session(b.sid())
-	if !s.Embedded || parentOrigin(&s) != parent {
-		t.Fatalf("session: embedded %v, parent origin %q", s.Embedded, parentOrigin(&s))
+	if !s.Embedded || s.EmbedOrigin != parent || s.RedirectURI != "" || parentOrigin(&s) != parent {
+		t.Fatalf("session: embedded %v, embed origin %q, redirect %q", s.Embedded, s.EmbedOrigin, s.RedirectURI)
 	}
 	checkWidgetPage(t, b, parent)
 	if b.last.Header.Get("X-Frame-Options") != "" {

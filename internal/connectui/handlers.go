@@ -165,7 +165,7 @@ func (u *UI) start(w http.ResponseWriter, r *http.Request) error {
 	if !embedded {
 		sess.RedirectURI = redirects[0]
 	} else {
-		sess.RedirectURI = parent // "" without the widget; see embed.go
+		sess.EmbedOrigin = parent // "" without the widget; see embed.go
 	}
 	if len(states) == 1 {
 		sess.State, sess.HasState = states[0], true

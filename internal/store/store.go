@@ -62,6 +62,9 @@ type ConnectSession struct {
 	RedirectURI string
 	State       string
 	HasState    bool
+	// EmbedOrigin is the checked origin of the page embedding the widget
+	// ("" outside the widget); set once at creation.
+	EmbedOrigin string
 	Step        string
 	// LoginAttempts counts failed utility logins in this session.
 	LoginAttempts int
@@ -136,6 +139,10 @@ type Store interface {
 	// has a user with that ID), marks the session StepDone with Pending
 	// set to c.Pending, and stores the code. It returns the stored user.
 	CompleteConnect(ctx context.Context, c CompleteConnect) (gridlink.User, error)
+	// PurgeConnectSessions deletes the Connect sessions that expired before
+	// before, with their used-token rows, and returns how many sessions it
+	// deleted.
+	PurgeConnectSessions(ctx context.Context, before time.Time) (int64, error)
 
 	// Codes and access tokens.
 	//

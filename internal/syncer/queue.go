@@ -145,6 +145,7 @@ type scheduleWorker struct {
 
 func (w *scheduleWorker) Work(ctx context.Context, _ *river.Job[scheduleArgs]) error {
 	_, err := w.q.enqueueDue(ctx)
+	w.q.purgeConnectSessions(ctx)
 	return err
 }
 

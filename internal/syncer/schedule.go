@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
 	"sync"
@@ -99,4 +100,20 @@ func (s *Syncer) retryDelay(prev gridlink.SyncState, retryAfter time.Duration) t
 // trying again: UtilityBusyDelay ± 50%, so that waiting syncs spread out.
 func (s *Syncer) busyDelay() time.Duration {
 	return time.Duration(float64(s.cfg.UtilityBusyDelay) * (0.5 + s.rand.float()))
+}
+
+// ConnectSessionRetention is how long after expiring a Connect session is
+// kept before the scheduler job purges it.
+const ConnectSessionRetention = 24 * time.Hour
+
+// purgeConnectSessions deletes the Connect sessions that expired more than
+// ConnectSessionRetention ago (on the Syncer's clock). It is housekeeping
+// run by the scheduler job: a failure is logged, never fails the job.
+func (q *Queue) purgeConnectSessions(ctx context.Context) {
+	n, err := q.s.cfg.Store.PurgeConnectSessions(ctx, q.s.now().Add(-ConnectSessionRetention))
+	if err != nil {
+		q.log.WarnContext(ctx, "sync scheduler: purge expired connect sessions", "err", err)
+		return
+	}
+	q.log.DebugContext(ctx, "sync scheduler: purged expired connect sessions", "count", n)
 }

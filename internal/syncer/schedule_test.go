@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/gridlink/gridlink/internal/catalog"
 	"github.com/gridlink/gridlink/internal/connector"
 	"github.com/gridlink/gridlink/internal/connector/sandbox"
+	"github.com/gridlink/gridlink/internal/store"
 )
 
 // backends runs fn on SQLite and, when GRIDLINK_TEST_POSTGRES is set, on
@@ -609,6 +611,34 @@ func TestStaleSyncingUserIsDue(t *testing.T) {
 	e.clock.Set(started.Add(2*time.Minute + time.Second))
 	if n, err := q.enqueueDue(ctx); err != nil || n != 1 {
 		t.Errorf("scheduler queued %d (%v) for a dead attempt, want 1", n, err)
+	}
+}
+
+// TestSchedulerPurgesExpiredConnectSessions: the scheduler job deletes
+// Connect sessions expired more than a day ago and keeps the others.
+func TestSchedulerPurgesExpiredConnectSessions(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	u := e.addUser(t, nil)
+	now := e.clock.Now()
+	for _, s := range []store.ConnectSession{
+		{ID: "old", ExpiresAt: now.Add(-ConnectSessionRetention - time.Minute)},
+		{ID: "recent", ExpiresAt: now.Add(-ConnectSessionRetention + time.Minute)},
+	} {
+		s.ClientID, s.UserID, s.Step, s.CreatedAt = u.ClientID, u.ID, store.StepTerms, s.ExpiresAt.Add(-time.Hour)
+		if err := e.st.CreateConnectSession(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := openQueue(t, e)
+	if err := (&scheduleWorker{q: q}).Work(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.ConnectSession(ctx, "old"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("session expired over a day ago: err %v, want ErrNotFound", err)
+	}
+	if _, err := e.st.ConnectSession(ctx, "recent"); err != nil {
+		t.Errorf("session expired under a day ago: %v", err)
 	}
 }
 

@@ -13,16 +13,16 @@ import (
 
 const sessionColumns = `id, cookie_hash, token_hash, client_id, user_id, update_mode,
 	token_utility_id, utility_id, embedded, redirect_uri, state, has_state, step,
-	login_attempts, mfa_attempts, pending, mfa_prompt, outcome, created_at, expires_at`
+	login_attempts, mfa_attempts, pending, mfa_prompt, outcome, created_at, expires_at, embed_origin`
 
 // CreateConnectSession stores a new Connect session.
 func (s *Store) CreateConnectSession(ctx context.Context, cs store.ConnectSession) error {
 	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO connect_sessions (`+sessionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		cs.ID, blob(cs.CookieHash), blob(cs.TokenHash), cs.ClientID, cs.UserID, cs.UpdateMode,
 		cs.TokenUtilityID, cs.UtilityID, cs.Embedded, cs.RedirectURI, cs.State, cs.HasState, cs.Step,
 		cs.LoginAttempts, cs.MFAAttempts, blob(cs.Pending), cs.MFAPrompt, cs.Outcome,
-		unix(cs.CreatedAt), unix(cs.ExpiresAt))
+		unix(cs.CreatedAt), unix(cs.ExpiresAt), cs.EmbedOrigin)
 	return s.wrap("create connect session", err)
 }
 
@@ -35,7 +35,7 @@ func (s *Store) ConnectSession(ctx context.Context, id string) (store.ConnectSes
 	err := s.rd().QueryRowContext(ctx, s.q(`SELECT `+sessionColumns+` FROM connect_sessions WHERE id = ?`), id).Scan(
 		&cs.ID, &cs.CookieHash, &cs.TokenHash, &cs.ClientID, &cs.UserID, &cs.UpdateMode,
 		&cs.TokenUtilityID, &cs.UtilityID, &cs.Embedded, &cs.RedirectURI, &cs.State, &cs.HasState, &cs.Step,
-		&cs.LoginAttempts, &cs.MFAAttempts, &cs.Pending, &cs.MFAPrompt, &cs.Outcome, &created, &expires)
+		&cs.LoginAttempts, &cs.MFAAttempts, &cs.Pending, &cs.MFAPrompt, &cs.Outcome, &created, &expires, &cs.EmbedOrigin)
 	if err != nil {
 		return store.ConnectSession{}, s.wrap("get connect session", err)
 	}
@@ -51,6 +51,30 @@ func (s *Store) UpdateConnectSession(ctx context.Context, cs store.ConnectSessio
 		mfa_prompt = ?, outcome = ? WHERE id = ?`),
 		cs.UtilityID, cs.Step, cs.LoginAttempts, cs.MFAAttempts, blob(cs.Pending),
 		cs.MFAPrompt, cs.Outcome, cs.ID)))
+}
+
+// PurgeConnectSessions deletes the Connect sessions that expired before
+// before, with their used-token rows (explicitly, not relying on the
+// cascade), in one transaction. It returns how many sessions it deleted.
+func (s *Store) PurgeConnectSessions(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		cutoff := unix(before)
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM used_connect_tokens WHERE session_id IN
+			(SELECT id FROM connect_sessions WHERE expires_at < ?)`), cutoff); err != nil {
+			return fmt.Errorf("used tokens: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM connect_sessions WHERE expires_at < ?`), cutoff)
+		if err != nil {
+			return fmt.Errorf("sessions: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, s.wrap("purge connect sessions", err)
+	}
+	return n, nil
 }
 
 // CompleteConnect records the connect token as used, creates or updates the

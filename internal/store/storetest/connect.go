@@ -148,6 +148,7 @@ func testConnectSessions(t *testing.T, e *env) {
 		UtilityID:      3,
 		Embedded:       true,
 		RedirectURI:    "https://c.example/callback",
+		EmbedOrigin:    "https://app.c.example:8443",
 		State:          "",
 		HasState:       true, // an empty state, not no state
 		Step:           store.StepTerms,
@@ -184,6 +185,7 @@ func testConnectSessions(t *testing.T, e *env) {
 	tampered.ClientID = "other"
 	tampered.TokenHash = digest("other-token")
 	tampered.RedirectURI = "https://evil.example/"
+	tampered.EmbedOrigin = "https://evil.example"
 	tampered.State = "changed"
 	tampered.ExpiresAt = at(100 * time.Hour)
 	e.noErr("update session", e.st.UpdateConnectSession(e.ctx, tampered))
@@ -195,6 +197,47 @@ func testConnectSessions(t *testing.T, e *env) {
 	}
 
 	e.wantErr("update unknown session", e.st.UpdateConnectSession(e.ctx, store.ConnectSession{ID: "nope", Step: store.StepDone}), store.ErrNotFound)
+}
+
+func testPurgeConnectSessions(t *testing.T, e *env) {
+	e.client("c")
+	cutoff := at(45 * time.Minute)
+	// Completed, with a used token; expired before the cutoff.
+	u := e.connect("c", "user-1", "row-1", "old")
+	atCutoff := store.ConnectSession{
+		ID: "sess-at-cutoff", ClientID: "c", UserID: "user-2", Step: store.StepTerms,
+		CreatedAt: t0(), ExpiresAt: cutoff,
+	}
+	live := store.ConnectSession{
+		ID: "sess-live", ClientID: "c", UserID: "user-3", Step: store.StepTerms,
+		CreatedAt: t0(), ExpiresAt: at(2 * time.Hour),
+	}
+	for _, s := range []store.ConnectSession{atCutoff, live} {
+		e.noErr("create session "+s.ID, e.st.CreateConnectSession(e.ctx, s))
+	}
+
+	n, err := e.st.PurgeConnectSessions(e.ctx, cutoff)
+	e.noErr("purge", err)
+	if n != 1 {
+		t.Errorf("purged %d sessions, want 1", n)
+	}
+	_, err = e.st.ConnectSession(e.ctx, "sess-old")
+	e.wantErr("get purged session", err, store.ErrNotFound)
+	for _, s := range []store.ConnectSession{atCutoff, live} {
+		got, err := e.st.ConnectSession(e.ctx, s.ID)
+		e.noErr("get kept session "+s.ID, err)
+		e.diff("kept session "+s.ID, got, s)
+	}
+	// The user the purged session connected stays.
+	got, err := e.st.UserByRowID(e.ctx, "row-1")
+	e.noErr("user after purge", err)
+	e.diff("user after purge", got, u)
+
+	n, err = e.st.PurgeConnectSessions(e.ctx, cutoff)
+	e.noErr("purge again", err)
+	if n != 0 {
+		t.Errorf("second purge deleted %d sessions, want 0", n)
+	}
 }
 
 func testCompleteConnectCreate(t *testing.T, e *env) {

@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Clients", testClients},
 		{"DeleteClientCascades", testDeleteClientCascades},
 		{"ConnectSessions", testConnectSessions},
+		{"PurgeConnectSessions", testPurgeConnectSessions},
 		{"CompleteConnectCreate", testCompleteConnectCreate},
 		{"CompleteConnectUpdate", testCompleteConnectUpdate},
 		{"CompleteConnectTokenReuse", testCompleteConnectTokenReuse},
