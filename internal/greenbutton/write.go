@@ -230,20 +230,7 @@ func hrefKey(id, ext string) string {
 // and a resource path.
 func (fw *feedWriter) uuidFor(path string) string {
 	sum := sha256.Sum256([]byte("gridlink-greenbutton|" + fw.acct + "|" + path))
-	b := sum[:16]
-	b[6] = b[6]&0x0f | 0x80
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
+	return gridlink.FormatUUID(sum[:], 8)
 }
 
 // flushBuf writes the scratch buffer out.

@@ -2,8 +2,9 @@ package syncer
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"strings"
+
+	"github.com/gridlink/gridlink"
 )
 
 // AccountID is the public id sync gives an account whose connector left the
@@ -29,18 +30,5 @@ func BillID(userRowID, accountExt, billExt string) string {
 // variant bits.
 func derivedID(parts ...string) string {
 	sum := sha256.Sum256([]byte(strings.Join(parts, "|")))
-	b := sum[:16]
-	b[6] = b[6]&0x0f | 0x80
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
+	return gridlink.FormatUUID(sum[:], 8)
 }
