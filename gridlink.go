@@ -98,6 +98,11 @@ type User struct {
 	// before that, data endpoints answer data_unavailable.
 	DataReady bool
 	Sync      SyncState
+	// DataVersion changes, to a fresh random value, in the same
+	// transaction as every change to the user's accounts, meters or
+	// intervals: anything derived from that data under one version is
+	// still current while the user's row shows the same version.
+	DataVersion int64
 }
 
 // SyncState is the freshness of a user's data.

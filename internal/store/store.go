@@ -111,6 +111,12 @@ type BillFilter struct {
 	End   *int64
 }
 
+// Span is the range of a meter's readings: the starts (epoch seconds) of
+// its oldest and newest ones.
+type Span struct {
+	First, Last int64
+}
+
 // Store is the storage contract. All methods honour ctx.
 type Store interface {
 	Close() error
@@ -208,6 +214,10 @@ type Store interface {
 	// creation order, and per account id the end of its newest reading
 	// (accounts without readings absent; never nil).
 	AccountsThrough(ctx context.Context, userRowID string) ([]gridlink.Account, map[string]int64, error)
+	// IntervalSpans returns, per meter id of the user, the starts of the
+	// meter's oldest and newest readings (meters without readings absent;
+	// never nil).
+	IntervalSpans(ctx context.Context, userRowID string) (map[string]Span, error)
 
 	// Sync bookkeeping (the sync engine, internal/syncer).
 	//

@@ -56,6 +56,9 @@ func (s *Store) UpsertAccount(ctx context.Context, userRowID string, a gridlink.
 				return err
 			}
 		}
+		if err := s.bumpDataVersion(ctx, tx, userRowID); err != nil {
+			return err
+		}
 		accs, err := s.accounts(ctx, tx, userRowID, &accountPK, nil)
 		if err != nil {
 			return err
@@ -264,47 +267,74 @@ func (s *Store) UpsertIntervals(ctx context.Context, userRowID, meterID string, 
 		if len(ivs) == 0 {
 			return nil
 		}
+		var changed int64
 		if s.d.intervalArrays {
-			return s.upsertIntervalArrays(ctx, tx, pk, ivs)
+			changed, err = s.upsertIntervalArrays(ctx, tx, pk, ivs)
+		} else {
+			changed, err = s.upsertIntervalRows(ctx, tx, pk, ivs)
 		}
-		var (
-			stmt     *sql.Stmt
-			stmtRows int
-			args     = make([]any, 0, 5*min(len(ivs), s.d.intervalChunk))
-		)
-		defer func() {
-			if stmt != nil {
-				stmt.Close()
-			}
-		}()
-		for len(ivs) > 0 {
-			n := min(len(ivs), s.d.intervalChunk)
-			if n != stmtRows {
-				if stmt != nil {
-					stmt.Close()
-				}
-				if stmt, err = tx.PrepareContext(ctx, s.q(intervalInsert(n))); err != nil {
-					return err
-				}
-				stmtRows = n
-			}
-			args = args[:0]
-			for _, iv := range ivs[:n] {
-				args = append(args, pk, iv.Start, iv.End, iv.Usage, iv.GHG)
-			}
-			if _, err := stmt.ExecContext(ctx, args...); err != nil {
-				return err
-			}
-			ivs = ivs[n:]
+		if err != nil || changed == 0 {
+			return err
 		}
-		return nil
+		return s.bumpDataVersion(ctx, tx, userRowID)
 	})
 	return s.wrap("upsert intervals", err)
 }
 
+// upsertIntervalRows stores ivs (one reading per start) in multi-row
+// INSERTs of up to s.d.intervalChunk rows (SQLite) and returns how many
+// rows were inserted or changed.
+func (s *Store) upsertIntervalRows(ctx context.Context, tx *sql.Tx, pk int64, ivs []gridlink.Interval) (int64, error) {
+	var changed int64
+	var (
+		stmt     *sql.Stmt
+		stmtRows int
+		err      error
+		args     = make([]any, 0, 5*min(len(ivs), s.d.intervalChunk))
+	)
+	defer func() {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}()
+	for len(ivs) > 0 {
+		n := min(len(ivs), s.d.intervalChunk)
+		if n != stmtRows {
+			if stmt != nil {
+				stmt.Close()
+			}
+			if stmt, err = tx.PrepareContext(ctx, s.q(intervalInsert(n))); err != nil {
+				return 0, err
+			}
+			stmtRows = n
+		}
+		args = args[:0]
+		for _, iv := range ivs[:n] {
+			args = append(args, pk, iv.Start, iv.End, iv.Usage, iv.GHG)
+		}
+		res, err := stmt.ExecContext(ctx, args...)
+		if err != nil {
+			return 0, err
+		}
+		if changed, err = addAffected(changed, res); err != nil {
+			return 0, err
+		}
+		ivs = ivs[n:]
+	}
+	return changed, nil
+}
+
+// addAffected adds the rows res affected to n.
+func addAffected(n int64, res sql.Result) (int64, error) {
+	k, err := res.RowsAffected()
+	return n + k, err
+}
+
 // upsertIntervalArrays stores ivs (one reading per start) in statements
-// that take the columns as arrays (PostgreSQL).
-func (s *Store) upsertIntervalArrays(ctx context.Context, tx *sql.Tx, meterPK int64, ivs []gridlink.Interval) error {
+// that take the columns as arrays (PostgreSQL) and returns how many rows
+// were inserted or changed.
+func (s *Store) upsertIntervalArrays(ctx context.Context, tx *sql.Tx, meterPK int64, ivs []gridlink.Interval) (int64, error) {
+	var changed int64
 	n := min(len(ivs), s.d.intervalChunk)
 	starts, ends := make([]int64, n), make([]int64, n)
 	usage, ghg := make([]float64, n), make([]float64, n)
@@ -315,12 +345,16 @@ func (s *Store) upsertIntervalArrays(ctx context.Context, tx *sql.Tx, meterPK in
 		for i, iv := range ivs[:n] {
 			starts[i], ends[i], usage[i], ghg[i] = iv.Start, iv.End, iv.Usage, iv.GHG
 		}
-		if _, err := tx.ExecContext(ctx, query, meterPK, starts, ends, usage, ghg); err != nil {
-			return err
+		res, err := tx.ExecContext(ctx, query, meterPK, starts, ends, usage, ghg)
+		if err != nil {
+			return 0, err
+		}
+		if changed, err = addAffected(changed, res); err != nil {
+			return 0, err
 		}
 		ivs = ivs[n:]
 	}
-	return nil
+	return changed, nil
 }
 
 // intervalPage is the number of readings Intervals fetches per query.

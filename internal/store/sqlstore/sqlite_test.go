@@ -194,6 +194,9 @@ func TestReopenPersists(t *testing.T) {
 	if err := s.UpsertIntervals(ctx, "row", "m", ivs); err != nil {
 		t.Fatal(err)
 	}
+	if u, err = s.UserByRowID(ctx, "row"); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gridlink/gridlink"
+	"github.com/gridlink/gridlink/internal/store"
 )
 
 // This file holds the sync engine's bookkeeping: which users are due, the
@@ -44,6 +45,34 @@ func (s *Store) DataThrough(ctx context.Context, userRowID string) (map[string]i
 		out[id] = end
 	}
 	return out, s.wrap("data through", rows.Err())
+}
+
+// IntervalSpans returns per meter of the user the starts of its oldest
+// and newest readings: two index seeks on the intervals primary key per
+// meter.
+func (s *Store) IntervalSpans(ctx context.Context, userRowID string) (map[string]store.Span, error) {
+	rows, err := s.rd().QueryContext(ctx, s.q(`SELECT m.id,
+			(SELECT MIN(i.period_start) FROM intervals i WHERE i.meter_pk = m.pk),
+			(SELECT MAX(i.period_start) FROM intervals i WHERE i.meter_pk = m.pk)
+		FROM meters m WHERE m.user_row_id = ?`), userRowID)
+	if err != nil {
+		return nil, s.wrap("interval spans", err)
+	}
+	defer rows.Close()
+	out := map[string]store.Span{}
+	for rows.Next() {
+		var (
+			id          string
+			first, last sql.NullInt64
+		)
+		if err := rows.Scan(&id, &first, &last); err != nil {
+			return nil, s.wrap("interval spans", err)
+		}
+		if first.Valid && last.Valid {
+			out[id] = store.Span{First: first.Int64, Last: last.Int64}
+		}
+	}
+	return out, s.wrap("interval spans", rows.Err())
 }
 
 // DueForSync lists the users whose sync is due, by row id after afterRowID.

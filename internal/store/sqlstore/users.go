@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"math/rand/v2"
 	"time"
 
 	"github.com/gridlink/gridlink"
@@ -13,7 +14,7 @@ import (
 const userColumns = `u.row_id, u.client_id, u.user_id, u.utility_id, u.utility_username,
 	u.credentials_valid, u.credential, u.data_ready, u.sync_status,
 	u.sync_last_success_at, u.sync_last_attempt_at, u.sync_next_attempt_at,
-	u.sync_error_code, u.created_at, u.updated_at`
+	u.sync_error_code, u.created_at, u.updated_at, u.data_version`
 
 func scanUser(sc scanner, extra ...any) (gridlink.User, error) {
 	var (
@@ -23,7 +24,7 @@ func scanUser(sc scanner, extra ...any) (gridlink.User, error) {
 	)
 	dest := append(extra, &u.RowID, &u.ClientID, &u.ID, &u.UtilityID, &u.UtilityUsername,
 		&u.CredentialsValid, &u.Credential, &u.DataReady, &u.Sync.Status,
-		&success, &attempt, &next, &u.Sync.ErrorCode, &created, &updated)
+		&success, &attempt, &next, &u.Sync.ErrorCode, &created, &updated, &u.DataVersion)
 	if err := sc.Scan(dest...); err != nil {
 		return gridlink.User{}, err
 	}
@@ -90,6 +91,25 @@ func (s *Store) SetSyncState(ctx context.Context, rowID string, st gridlink.Sync
 func (s *Store) MarkDataReady(ctx context.Context, rowID string) error {
 	return s.wrap("mark data ready", mustAffect(s.w.ExecContext(ctx,
 		s.q(`UPDATE users SET data_ready = ? WHERE row_id = ?`), true, rowID)))
+}
+
+// bumpDataVersion gives the user a fresh random data version inside tx
+// (see gridlink.User.DataVersion). A random value rather than a counter:
+// a user deleted and connected again under the same row id cannot come
+// back to a version a reader cached before.
+func (s *Store) bumpDataVersion(ctx context.Context, tx *sql.Tx, userRowID string) error {
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE users SET data_version = ? WHERE row_id = ?`), newDataVersion(), userRowID)
+	return err
+}
+
+// newDataVersion returns a random non-zero int64 (0 is the version of a
+// user whose data never changed).
+func newDataVersion() int64 {
+	for {
+		if v := rand.Int64(); v != 0 {
+			return v
+		}
+	}
 }
 
 // insertUser creates u inside tx.

@@ -45,7 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PerUserScoping", testPerUserScoping},
 		{"UserUpdatesConcurrent", testUserUpdatesConcurrent},
 		{"IntervalsConcurrent", testIntervalsConcurrent},
-		{"DataThrough", testDataThrough}, {"DueForSync", testDueForSync}, {"BeginSync", testBeginSync}, {"BeginSyncConcurrent", testBeginSyncConcurrent},
+		{"DataThrough", testDataThrough}, {"DataVersion", testDataVersion}, {"IntervalSpans", testIntervalSpans}, {"DueForSync", testDueForSync}, {"BeginSync", testBeginSync}, {"BeginSyncConcurrent", testBeginSyncConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

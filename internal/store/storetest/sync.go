@@ -259,3 +259,93 @@ func testBeginSyncConcurrent(t *testing.T, e *env) {
 		}
 	}
 }
+
+// testDataVersion: the user's data version changes with every change to
+// its accounts, meters or intervals (and only to that user), not when an
+// upsert changes nothing, and every read of the user shows it.
+func testDataVersion(t *testing.T, e *env) {
+	e.client("c")
+	u, tok := e.login("c", "alice", "row-1", "s1")
+	other := e.connect("c", "bob", "row-2", "s2")
+	version := func(rowID string) int64 {
+		t.Helper()
+		got, err := e.st.UserByRowID(e.ctx, rowID)
+		e.noErr("user by row id", err)
+		return got.DataVersion
+	}
+	seen := map[int64]string{}
+	changed := func(what string, before int64) int64 {
+		t.Helper()
+		v := version(u.RowID)
+		if v == before {
+			t.Fatalf("%s: data version stayed %d", what, v)
+		}
+		if prev, ok := seen[v]; ok {
+			t.Fatalf("%s: data version %d came back (first after %s)", what, v, prev)
+		}
+		seen[v] = what
+		return v
+	}
+	same := func(what string, want int64) {
+		t.Helper()
+		if v := version(u.RowID); v != want {
+			t.Fatalf("%s: data version changed from %d to %d", what, want, v)
+		}
+	}
+	v := version(u.RowID)
+	seen[v] = "connect"
+	otherV := version(other.RowID)
+
+	a, err := e.st.UpsertAccount(e.ctx, u.RowID, account("acc-1", "ext-1"))
+	e.noErr("upsert account", err)
+	v = changed("new account", v)
+	acc := account("acc-1", "ext-1")
+	acc.Address = "2 Elm St"
+	_, err = e.st.UpsertAccount(e.ctx, u.RowID, acc)
+	e.noErr("upsert account again", err)
+	v = changed("account address changed", v)
+
+	const base = int64(1_740_000_000)
+	el := a.Meters[0].ID
+	e.noErr("intervals", e.st.UpsertIntervals(e.ctx, u.RowID, el, hourly(base, 48, 1)))
+	v = changed("new readings", v)
+	e.noErr("same intervals", e.st.UpsertIntervals(e.ctx, u.RowID, el, hourly(base, 48, 1)))
+	same("the same readings again", v)
+	e.noErr("no intervals", e.st.UpsertIntervals(e.ctx, u.RowID, el, nil))
+	same("no readings", v)
+	e.noErr("one changed reading", e.st.UpsertIntervals(e.ctx, u.RowID, el, hourly(base+3600, 1, 99)))
+	v = changed("one changed reading", v)
+
+	if got := version(other.RowID); got != otherV {
+		t.Fatalf("another user's data version changed from %d to %d", otherV, got)
+	}
+	_, tu, err := e.st.TokenUser(e.ctx, tok)
+	e.noErr("token user", err)
+	if tu.DataVersion != v {
+		t.Fatalf("TokenUser shows data version %d, UserByRowID %d", tu.DataVersion, v)
+	}
+}
+
+// testIntervalSpans: per meter with readings, the starts of its oldest
+// and newest reading; other users' meters are absent.
+func testIntervalSpans(t *testing.T, e *env) {
+	e.client("c")
+	u := e.connect("c", "alice", "row-1", "s1")
+	other := e.connect("c", "bob", "row-2", "s2")
+	got, err := e.st.IntervalSpans(e.ctx, u.RowID)
+	e.noErr("spans without meters", err)
+	e.diff("spans without meters", got, map[string]store.Span{})
+
+	a, err := e.st.UpsertAccount(e.ctx, u.RowID, account("acc-1", "ext-1"))
+	e.noErr("upsert account", err)
+	b, err := e.st.UpsertAccount(e.ctx, other.RowID, account("acc-9", "ext-9"))
+	e.noErr("upsert account", err)
+	const base = int64(1_740_000_000)
+	e.noErr("electric", e.st.UpsertIntervals(e.ctx, u.RowID, a.Meters[0].ID, hourly(base, 48, 1)))
+	e.noErr("early reading", e.st.UpsertIntervals(e.ctx, u.RowID, a.Meters[0].ID, hourly(base-30*86400, 1, 1)))
+	e.noErr("bob", e.st.UpsertIntervals(e.ctx, other.RowID, b.Meters[0].ID, hourly(base, 1, 1)))
+
+	got, err = e.st.IntervalSpans(e.ctx, u.RowID)
+	e.noErr("spans", err)
+	e.diff("spans", got, map[string]store.Span{a.Meters[0].ID: {First: base - 30*86400, Last: base + 47*3600}})
+}
