@@ -36,6 +36,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	database := fs.String("database", "", "database: a SQLite file path (sqlite: prefix optional) or a postgres:// URL")
 	dbMaxConns := fs.Int("db-max-conns", 0, "PostgreSQL: the store pool's maximum open connections (0: the URL's pool_max_conns, else 10)")
 	dbStatementTimeout := fs.Duration("db-statement-timeout", 0, "PostgreSQL: abort any statement that runs longer (0: the URL's statement_timeout, else 30s; negative: none)")
+	cacheMB := fs.Int("cache-size", api.DefaultCacheBytes>>20, "MB of memory for the cache of GET /accounts and GET /intervals answers (0: no cache)")
 	keyFile := fs.String("master-key-file", "", "read the master key from this file instead of GRIDLINK_MASTER_KEY")
 	secure := fs.Bool("secure-cookies", false, "mark Connect cookies Secure with the __Host- prefix (set when clients reach gridlink over HTTPS, e.g. behind a TLS proxy)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -75,6 +76,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	switch {
 	case *dbMaxConns < 0:
 		return usagef("--db-max-conns must not be negative")
+	case *cacheMB < 0 || *cacheMB > 1<<20:
+		return usagef("--cache-size must be between 0 and 1048576 (MB)")
 	case *syncWorkers < 1:
 		return usagef("--sync-workers must be at least 1")
 	case *syncJobTimeout <= 0 || *syncRetryMin <= 0:
@@ -110,10 +113,18 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		Addr: *addr, Database: *database, MasterKey: key, SecureCookies: *secure,
 		Logger: logger, Stdout: stdout, SyncInterval: *syncInterval, SyncLookBack: *syncLookBack,
 		DemoUtilityURL: *demoURL, GreenButton: gbUtilities,
-		DBMaxConns: *dbMaxConns, DBStatementTimeout: *dbStatementTimeout,
+		DBMaxConns: *dbMaxConns, DBStatementTimeout: *dbStatementTimeout, CacheBytes: cacheBytes(*cacheMB),
 		SyncWorkers: *syncWorkers, SyncUtilityLimit: *syncUtilityLimit, SyncJobTimeout: *syncJobTimeout,
 		SyncRetryMin: *syncRetryMin, SyncRescueAfter: *syncRescueAfter, SandboxSlowDelay: slowDelay,
 	})
+}
+
+// cacheBytes turns --cache-size (MB, 0: off) into api.Config.CacheBytes.
+func cacheBytes(mb int) int64 {
+	if mb == 0 {
+		return -1
+	}
+	return int64(mb) << 20
 }
 
 // loadMasterKey reads GRIDLINK_MASTER_KEY (or the key file) and refuses to
@@ -273,6 +284,8 @@ type appConfig struct {
 	// the URL's values, else sqlstore's defaults).
 	DBMaxConns         int
 	DBStatementTimeout time.Duration
+	// CacheBytes is api.Config.CacheBytes (0: its default; negative: off).
+	CacheBytes int64
 	// SyncWorkers, SyncUtilityLimit, SyncJobTimeout and SyncRetryMin are
 	// syncer.Config's Workers, UtilityLimit, JobTimeout and RetryMin (0:
 	// the syncer's defaults); SyncRescueAfter is the queue's RescueAfter.
@@ -365,7 +378,7 @@ func serveApp(ctx context.Context, cfg appConfig) error {
 	}
 	apiZone := api.New(api.Config{
 		Auth: authSvc, Store: st, Catalog: cat, Logger: logger, Now: time.Now, Connectors: connectors,
-		Sync: queue,
+		Sync: queue, CacheBytes: cfg.CacheBytes,
 	})
 
 	mux := http.NewServeMux()

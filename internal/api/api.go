@@ -50,6 +50,10 @@ type Config struct {
 	// (internal/syncer's Queue). Nil: the endpoint answers
 	// feature_unavailable.
 	Sync SyncQueue
+	// CacheBytes is the budget of the data cache of GET /accounts and GET
+	// /intervals (see cache.go): 0 means DefaultCacheBytes, a negative
+	// value turns the cache off (every request then reads the store).
+	CacheBytes int64
 }
 
 // SyncQueue queues a sync of a user; queueing again while one is waiting
@@ -68,6 +72,7 @@ type API struct {
 	now        func() time.Time
 	connectors connector.Registry
 	sync       SyncQueue
+	cache      *dataCache // nil when off
 }
 
 // New returns the API for cfg. Auth, Store and Catalog are required.
@@ -86,6 +91,12 @@ func New(cfg Config) *API {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	switch {
+	case cfg.CacheBytes == 0:
+		a.cache = newDataCache(cfg.Store, DefaultCacheBytes)
+	case cfg.CacheBytes > 0:
+		a.cache = newDataCache(cfg.Store, cfg.CacheBytes)
 	}
 	return a
 }

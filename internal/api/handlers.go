@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -247,15 +248,24 @@ func (a *API) accounts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if a.cache != nil {
+		v, err := a.cache.view(r.Context(), u)
+		if err != nil {
+			return err
+		}
+		writeRaw(w, http.StatusOK, v.body)
+		return nil
+	}
 	accts, through, err := a.store.AccountsThrough(r.Context(), u.RowID)
 	if err != nil {
 		return fmt.Errorf("list accounts: %w", err)
 	}
-	out := make([]accountJSON, 0, len(accts))
-	for _, ac := range accts {
-		out = append(out, newAccountJSON(ac, through))
+	body, err := encodeAccounts(&userView{accounts: accts, through: through})
+	if err != nil {
+		return err
 	}
-	return writeJSON(w, http.StatusOK, out)
+	writeRaw(w, http.StatusOK, body)
+	return nil
 }
 
 var errAccountNotFound = &gridlink.Error{Code: gridlink.NotFound, Message: "No account with this account_id."}
@@ -272,8 +282,18 @@ func (a *API) account(r *http.Request, u gridlink.User, id string) (gridlink.Acc
 	return ac, nil
 }
 
+// view returns the user's accounts view, from the data cache when it is
+// on.
+func (a *API) view(ctx context.Context, u gridlink.User) (*userView, error) {
+	if a.cache != nil {
+		return a.cache.view(ctx, u)
+	}
+	return loadView(ctx, a.store, u.RowID)
+}
+
 // intervals serves GET /intervals and GET /accounts/{account_id}/intervals
-// (2.6). The intervals array is streamed from the store.
+// (2.6). The answer is streamed: readings come from the data cache a
+// window at a time, or straight from the store.
 func (a *API) intervals(w http.ResponseWriter, r *http.Request) error {
 	u, err := a.dataUser(r)
 	if err != nil {
@@ -283,22 +303,25 @@ func (a *API) intervals(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var ac gridlink.Account
-	var m gridlink.Meter
+	v, err := a.view(r.Context(), u)
+	if err != nil {
+		return err
+	}
+	var (
+		ac gridlink.Account
+		m  gridlink.Meter
+		ok bool
+	)
 	if q.MeterID != "" {
-		m, err = a.store.Meter(r.Context(), u.RowID, q.MeterID)
-		if errors.Is(err, store.ErrNotFound) {
+		if m, ok = v.meter(q.MeterID); !ok {
 			return gridlink.Errorf(gridlink.NotFound, "No meter with this meter_id.")
 		}
-		if err != nil {
-			return fmt.Errorf("get meter: %w", err)
-		}
-		if ac, err = a.account(r, u, m.AccountID); err != nil {
-			return err
+		if ac, ok = v.account(m.AccountID); !ok {
+			return errAccountNotFound
 		}
 	} else {
-		if ac, err = a.account(r, u, q.AccountID); err != nil {
-			return err
+		if ac, ok = v.account(q.AccountID); !ok {
+			return errAccountNotFound
 		}
 		if m, err = pickMeter(ac, q.Type); err != nil {
 			return err
@@ -306,12 +329,8 @@ func (a *API) intervals(w http.ResponseWriter, r *http.Request) error {
 	}
 	from, to := intervalWindow(q.Dates, a.now())
 
-	through, err := a.store.DataThrough(r.Context(), u.RowID)
-	if err != nil {
-		return fmt.Errorf("data through: %w", err)
-	}
 	util, _ := a.catalog.ByID(u.UtilityID)
-	head, err := encodeJSON(newAccountJSON(ac, through))
+	head, err := encodeJSON(newAccountJSON(ac, v.through))
 	if err != nil {
 		return err
 	}
@@ -328,24 +347,8 @@ func (a *API) intervals(w http.ResponseWriter, r *http.Request) error {
 	buf = append(buf, head...)
 	buf = append(buf, `,"intervals":[`...)
 	_, _ = bw.Write(buf)
-	first, nonFinite := true, 0
-	err = a.store.Intervals(r.Context(), u.RowID, m.ID, from, to, func(iv gridlink.Interval) error {
-		buf = buf[:0]
-		if !first {
-			buf = append(buf, ',')
-		}
-		first = false
-		var ok bool
-		if buf, ok = appendInterval(buf, iv); !ok {
-			nonFinite++
-		}
-		_, err := bw.Write(buf)
-		return err
-	})
-	if nonFinite > 0 {
-		a.logger.LogAttrs(r.Context(), slog.LevelWarn, "non-finite interval values written as 0",
-			slog.String("meter_id", m.ID), slog.Int("count", nonFinite))
-	}
+	rw := &readingsWriter{w: bw, first: true}
+	err = a.writeReadings(r.Context(), rw, u, v, m.ID, from, to)
 	if err == nil {
 		_, _ = bw.WriteString("]}\n")
 		err = bw.Flush()
@@ -365,6 +368,87 @@ func (a *API) intervals(w http.ResponseWriter, r *http.Request) error {
 		panic(http.ErrAbortHandler)
 	}
 	return nil
+}
+
+// readingsWriter writes the comma-separated readings of the intervals
+// array.
+type readingsWriter struct {
+	w     *bufio.Writer
+	first bool
+	buf   []byte
+}
+
+// write writes b, one or more comma-separated readings.
+func (rw *readingsWriter) write(b []byte) error {
+	if !rw.first {
+		if err := rw.w.WriteByte(','); err != nil {
+			return err
+		}
+	}
+	rw.first = false
+	_, err := rw.w.Write(b)
+	return err
+}
+
+// writeReadings writes the meter's readings with start in [from, to).
+func (a *API) writeReadings(ctx context.Context, rw *readingsWriter, u gridlink.User, v *userView, meterID string, from, to int64) error {
+	sp, ok := v.spans[meterID]
+	if !ok {
+		return nil
+	}
+	lo, hi := max(from, sp.First), to
+	if sp.Last < hi {
+		hi = sp.Last + 1 // sp.Last < to <= MaxInt64
+	}
+	if lo >= hi {
+		return nil
+	}
+	if a.cache == nil {
+		return a.streamReadings(ctx, rw, u, meterID, lo, hi)
+	}
+	logNonFinite := func(n int) { a.nonFinite(ctx, meterID, n) }
+	for idx := floorDiv(lo, chunkSpan); idx <= floorDiv(hi-1, chunkSpan); idx++ {
+		ch, err := a.cache.chunk(ctx, u, meterID, idx, logNonFinite)
+		if err != nil {
+			return err
+		}
+		wlo, whi := max(lo, idx*chunkSpan), min(hi, (idx+1)*chunkSpan)
+		if ch.tooBig {
+			if err := a.streamReadings(ctx, rw, u, meterID, wlo, whi); err != nil {
+				return err
+			}
+			continue
+		}
+		if b := ch.span(wlo, whi); b != nil {
+			if err := rw.write(b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// streamReadings writes the meter's readings with start in [from, to)
+// straight from the store.
+func (a *API) streamReadings(ctx context.Context, rw *readingsWriter, u gridlink.User, meterID string, from, to int64) error {
+	nonFinite := 0
+	err := a.store.Intervals(ctx, u.RowID, meterID, from, to, func(iv gridlink.Interval) error {
+		var ok bool
+		if rw.buf, ok = appendInterval(rw.buf[:0], iv); !ok {
+			nonFinite++
+		}
+		return rw.write(rw.buf)
+	})
+	a.nonFinite(ctx, meterID, nonFinite)
+	return err
+}
+
+// nonFinite logs readings whose NaN or infinite values were written as 0.
+func (a *API) nonFinite(ctx context.Context, meterID string, n int) {
+	if n > 0 {
+		a.logger.LogAttrs(ctx, slog.LevelWarn, "non-finite interval values written as 0",
+			slog.String("meter_id", meterID), slog.Int("count", n))
+	}
 }
 
 // pickMeter returns the account's meter of type t; with no type, the
