@@ -90,6 +90,67 @@ func TestRunLoadStopsWhenPoolIsUsedUp(t *testing.T) {
 	}
 }
 
+func TestRunOpenLoadKeepsItsRate(t *testing.T) {
+	srv := httptest.NewServer(httpLimitHandler())
+	defer srv.Close()
+	const rate, conns = 200.0, 4
+	spec, cleanup := httpSpec(conns, 100*time.Millisecond, time.Second, srv.URL+"/", func(int) reqFunc {
+		return getReq(srv.URL+"/", http.Header{})
+	}, http.StatusOK)
+	defer cleanup()
+	res, err := runOpenLoad(context.Background(), spec, rate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.planned != 200 || res.ops+res.errs+res.missed != res.planned {
+		t.Fatalf("planned %d, completed %d, failed %d, missed %d: want 200 planned, each completed, failed or missed",
+			res.planned, res.ops, res.errs, res.missed)
+	}
+	// A closed loop would complete thousands; an open loop at most the 200
+	// it planned, and about all of them from a fast handler.
+	if res.ops < 170 || res.errs != 0 {
+		t.Fatalf("completed %d with %d errors (%s), want about 200 (rate x duration)", res.ops, res.errs, res.firstErr)
+	}
+	if len(res.lat) != res.ops || res.bytes != int64(res.ops*len(httpLimitBody)) || res.elapsed != time.Second {
+		t.Errorf("%d latencies, %d bytes, elapsed %v for %d completions", len(res.lat), res.bytes, res.elapsed, res.ops)
+	}
+}
+
+func TestRunOpenLoadCountsTheWaitOfALateGenerator(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(30 * time.Millisecond)
+		}
+		w.Write(httpLimitBody)
+	}))
+	defer srv.Close()
+	// One connection of 30 ms requests cannot send 100 a second: each
+	// request waits longer than the one before for its turn.
+	spec, cleanup := httpSpec(1, 0, time.Second, srv.URL+"/", func(int) reqFunc {
+		return getReq(srv.URL+"/slow", http.Header{})
+	}, http.StatusOK)
+	defer cleanup()
+	res, err := runOpenLoad(context.Background(), spec, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ops == 0 || res.errs != 0 {
+		t.Fatalf("completed %d with %d errors (%s)", res.ops, res.errs, res.firstErr)
+	}
+	if p99 := res.percentile(99); p99 < 200 {
+		t.Errorf("p99 = %.1f ms, want far above the handler's 30 ms (latency from the intended send time)", p99)
+	}
+	if res.keptRate() || res.missed == 0 || res.ops+res.errs+res.missed != res.planned {
+		t.Errorf("kept rate %v, completed %d, missed %d of %d planned: want the rate not kept and the rest missed",
+			res.keptRate(), res.ops, res.missed, res.planned)
+	}
+	row := loadRow("open", res, 0, baseIntervalsP99, ptr(1.0))
+	p99Row(&row, res)
+	if *row.Meets || !strings.Contains(row.Note, "rate not kept") {
+		t.Errorf("row meets %v, note %q: a row that did not keep its rate must not meet its target", *row.Meets, row.Note)
+	}
+}
+
 func TestPercentile(t *testing.T) {
 	var res loadResult
 	for i := 1; i <= 200; i++ {

@@ -79,6 +79,21 @@ func storeIngest(ctx context.Context, path string, meters, perMeter, chunk int) 
 	return float64(meters*perMeter) / time.Since(start).Seconds(), nil
 }
 
+// pingPostgres checks that the -postgres database answers.
+func pingPostgres(ctx context.Context, dsn string) error {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return fmt.Errorf("-postgres: %w", err)
+	}
+	defer db.Close()
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		return fmt.Errorf("-postgres: %w", err)
+	}
+	return nil
+}
+
 // pgRedeemBaseline measures the storage limit of a code redemption on the
 // -postgres database: the same transaction shape as the SQLite baseline,
 // in a scratch schema dropped afterwards, through a pool of 10

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"slices"
@@ -20,8 +21,9 @@ var errPoolEmpty = errors.New("pool exhausted")
 // op performs one request or transaction and returns the bytes it read.
 type op func(ctx context.Context) (int64, error)
 
-// loadSpec describes one closed-loop load run: conns workers each repeat
-// their op back to back for warmup (not recorded) and then duration.
+// loadSpec describes one load run over conns workers: runLoad's closed
+// loop (each worker repeats its op back to back) or runOpenLoad's fixed
+// rate, for warmup (not recorded) and then duration.
 type loadSpec struct {
 	conns    int
 	warmup   time.Duration
@@ -36,9 +38,11 @@ type loadSpec struct {
 	cpu func() time.Duration
 }
 
-// loadResult is what a run measured. Only operations that completed inside
-// the measurement window count: throughput is completions per second of
-// window, latencies are those completions' durations.
+// loadResult is what a run measured. In the closed loop only operations
+// that completed inside the measurement window count: throughput is
+// completions per second of window, latencies are those completions'
+// durations. In the open loop the operations scheduled inside the window
+// count, and latencies run from their intended send times.
 type loadResult struct {
 	ops      int
 	errs     int
@@ -51,6 +55,22 @@ type loadResult struct {
 	// cpu is the CPU time the process under test used during the window
 	// (0 without loadSpec.cpu).
 	cpu time.Duration
+
+	// Open loop only (runOpenLoad).
+	rate    float64 // offered operations per second
+	planned int     // operations scheduled inside the window
+	missed  int     // of those, not started when the window ended
+}
+
+// minKeptRate is the share of its planned operations an open-loop run
+// must complete to have kept its rate: below it the generator (or the
+// server behind it) fell behind.
+const minKeptRate = 0.97
+
+// keptRate reports whether an open-loop run completed at least
+// minKeptRate of rate × duration operations.
+func (r loadResult) keptRate() bool {
+	return r.rate > 0 && float64(r.ops) >= minKeptRate*r.rate*r.elapsed.Seconds()
 }
 
 // cpuPerOp is the CPU time of the process under test per completed
@@ -96,60 +116,151 @@ type workerStats struct {
 	bytes    int64
 	lastDone time.Time
 	empty    bool
+	started  int // open loop: operations of the window it started
 }
 
-// runLoad runs spec and returns what it measured.
-func runLoad(ctx context.Context, spec loadSpec) (loadResult, error) {
+// record adds one recorded operation's outcome.
+func (st *workerStats) record(lat time.Duration, n int64, err error) {
+	if err != nil {
+		st.errs++
+		if st.firstErr == "" {
+			st.firstErr = err.Error()
+		}
+		return
+	}
+	st.lat = append(st.lat, lat)
+	st.bytes += n
+}
+
+// newOps calls spec.newOp for every worker.
+func newOps(ctx context.Context, spec loadSpec) ([]op, error) {
 	if spec.conns <= 0 {
-		return loadResult{}, errors.New("load: conns must be positive")
+		return nil, errors.New("load: conns must be positive")
 	}
 	ops := make([]op, spec.conns)
 	for w := range ops {
 		o, err := spec.newOp(ctx, w)
 		if err != nil {
-			return loadResult{}, fmt.Errorf("load: worker %d: %w", w, err)
+			return nil, fmt.Errorf("load: worker %d: %w", w, err)
 		}
 		ops[w] = o
+	}
+	return ops, nil
+}
+
+// meter measures the process under test around a run: its CPU time from
+// the start of the window to its end (or to an earlier end, see endCPU),
+// and loadSpec.sample every 100 ms.
+type meter struct {
+	spec       loadSpec
+	mu         sync.Mutex
+	cpu0, cpu1 time.Duration
+	ended      bool
+	startTimer *time.Timer
+	done       chan struct{}
+}
+
+// startMeter starts measuring; the window opens spec.warmup from now.
+func startMeter(spec loadSpec) *meter {
+	m := &meter{spec: spec, done: make(chan struct{})}
+	if spec.cpu != nil {
+		if spec.warmup <= 0 {
+			m.cpu0 = spec.cpu()
+		} else {
+			m.startTimer = time.AfterFunc(spec.warmup, func() {
+				m.mu.Lock()
+				defer m.mu.Unlock()
+				m.cpu0 = spec.cpu()
+			})
+		}
+	}
+	if spec.sample != nil {
+		go func() {
+			t := time.NewTicker(100 * time.Millisecond)
+			defer t.Stop()
+			for {
+				spec.sample()
+				select {
+				case <-m.done:
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+	return m
+}
+
+// endCPU reads the CPU time at the end of the window; only the first call
+// counts.
+func (m *meter) endCPU() {
+	if m.spec.cpu == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.ended {
+		m.cpu1, m.ended = m.spec.cpu(), true
+	}
+}
+
+// stop ends the measurement (the CPU time too, if the window has not
+// ended yet) and returns the CPU time used during the window.
+func (m *meter) stop() time.Duration {
+	m.endCPU()
+	if m.startTimer != nil {
+		m.startTimer.Stop()
+	}
+	close(m.done)
+	if m.spec.sample != nil {
+		m.spec.sample()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cpu1 - m.cpu0
+}
+
+// merge adds up the workers' records: counts, bytes, sorted latencies.
+// It returns whether every worker found its pool empty and the last
+// completion time.
+func merge(stats []workerStats) (res loadResult, allEmpty bool, last time.Time) {
+	allEmpty = true
+	for _, st := range stats {
+		res.ops += len(st.lat)
+		res.lat = append(res.lat, st.lat...)
+		res.errs += st.errs
+		res.bytes += st.bytes
+		if res.firstErr == "" {
+			res.firstErr = st.firstErr
+		}
+		if st.lastDone.After(last) {
+			last = st.lastDone
+		}
+		allEmpty = allEmpty && st.empty
+	}
+	slices.Sort(res.lat)
+	return res, allEmpty, last
+}
+
+// runLoad runs spec as a closed loop and returns what it measured.
+func runLoad(ctx context.Context, spec loadSpec) (loadResult, error) {
+	ops, err := newOps(ctx, spec)
+	if err != nil {
+		return loadResult{}, err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
 	winStart := start.Add(spec.warmup)
 	winEnd := winStart.Add(spec.duration)
+	m := startMeter(spec)
 	// When the window closes no new operation starts; those in flight
 	// finish (uncounted) so that the server sees no aborted requests,
 	// unless they take another minute.
-	var (
-		closed     atomic.Bool
-		cpuMu      sync.Mutex
-		cpu0, cpu1 time.Duration
-		cpuEnded   bool
-	)
-	endCPU := func() {
-		if spec.cpu == nil {
-			return
-		}
-		cpuMu.Lock()
-		defer cpuMu.Unlock()
-		if !cpuEnded {
-			cpu1, cpuEnded = spec.cpu(), true
-		}
-	}
-	if spec.cpu != nil {
-		if spec.warmup <= 0 {
-			cpu0 = spec.cpu()
-		} else {
-			t := time.AfterFunc(spec.warmup, func() {
-				cpuMu.Lock()
-				defer cpuMu.Unlock()
-				cpu0 = spec.cpu()
-			})
-			defer t.Stop()
-		}
-	}
+	var closed atomic.Bool
 	closeTimer := time.AfterFunc(time.Until(winEnd), func() {
 		closed.Store(true)
-		endCPU()
+		m.endCPU()
 	})
 	defer closeTimer.Stop()
 	stopTimer := time.AfterFunc(time.Until(winEnd)+time.Minute, cancel)
@@ -177,71 +288,122 @@ func runLoad(ctx context.Context, spec loadSpec) (loadResult, error) {
 					continue // warm-up
 				}
 				st.lastDone = t1
-				if err != nil {
-					st.errs++
-					if st.firstErr == "" {
-						st.firstErr = err.Error()
-					}
-					continue
-				}
-				st.lat = append(st.lat, t1.Sub(t0))
-				st.bytes += n
+				st.record(t1.Sub(t0), n, err)
 			}
 		})
 	}
-	done := make(chan struct{})
-	if spec.sample != nil {
-		go func() {
-			t := time.NewTicker(100 * time.Millisecond)
-			defer t.Stop()
-			for {
-				spec.sample()
-				select {
-				case <-done:
-					return
-				case <-t.C:
-				}
-			}
-		}()
-	}
 	wg.Wait()
-	endCPU() // when a pool ran out before the window closed
-	close(done)
-	if spec.sample != nil {
-		spec.sample()
-	}
+	cpu := m.stop() // the CPU time ends early when a pool ran out
 	if err := ctx.Err(); err != nil {
 		return loadResult{}, err
 	}
 
-	var res loadResult
-	allEmpty := true
-	var last time.Time
-	for _, st := range stats {
-		res.ops += len(st.lat)
-		res.lat = append(res.lat, st.lat...)
-		res.errs += st.errs
-		res.bytes += st.bytes
-		if res.firstErr == "" {
-			res.firstErr = st.firstErr
-		}
-		if st.lastDone.After(last) {
-			last = st.lastDone
-		}
-		allEmpty = allEmpty && st.empty
-	}
+	res, allEmpty, last := merge(stats)
 	res.elapsed = spec.duration
 	if allEmpty {
 		// The pool ran out: the window ends at the last completion.
 		res.exhausted = true
 		res.elapsed = last.Sub(winStart)
 	}
-	if spec.cpu != nil {
-		cpuMu.Lock()
-		res.cpu = cpu1 - cpu0
-		cpuMu.Unlock()
+	res.cpu = cpu
+	return res, nil
+}
+
+// runOpenLoad runs spec as an open loop at a fixed rate: operation k
+// (k = 0, 1, ...) has the intended send time winStart + k/rate, and the
+// schedule starts the warm-up earlier (negative k, not recorded). A free
+// worker takes the next operation of the schedule and sleeps until its
+// time, or sends it at once when it is late. Latencies run from the
+// intended send times (no coordinated omission: the time an operation
+// waited for a free worker counts). The operations scheduled inside the
+// window are measured: each completes, fails, or is missed when it has not
+// started by the end of the window; those in flight then are waited for
+// (at most a minute) and counted. Throughput and bytes are per second of
+// window, CPU time is the window's.
+func runOpenLoad(ctx context.Context, spec loadSpec, rate float64) (loadResult, error) {
+	if !(rate > 0) || math.IsInf(rate, 0) {
+		return loadResult{}, fmt.Errorf("load: rate %v must be positive and finite", rate)
 	}
-	slices.Sort(res.lat)
+	ops, err := newOps(ctx, spec)
+	if err != nil {
+		return loadResult{}, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	winStart := start.Add(spec.warmup)
+	winEnd := winStart.Add(spec.duration)
+	at := func(k int64) time.Time {
+		return winStart.Add(time.Duration(float64(k) * float64(time.Second) / rate))
+	}
+	first := -int64(spec.warmup.Seconds() * rate) // the first warm-up operation
+	planned := int64(math.Ceil(spec.duration.Seconds() * rate))
+	for planned > 0 && !at(planned-1).Before(winEnd) {
+		planned--
+	}
+	for at(planned).Before(winEnd) {
+		planned++
+	}
+	m := startMeter(spec)
+	endTimer := time.AfterFunc(time.Until(winEnd), m.endCPU)
+	defer endTimer.Stop()
+	stopTimer := time.AfterFunc(time.Until(winEnd)+time.Minute, cancel)
+	defer stopTimer.Stop()
+
+	var next atomic.Int64
+	next.Store(first)
+	stats := make([]workerStats, spec.conns)
+	var wg sync.WaitGroup
+	for w := range spec.conns {
+		st := &stats[w]
+		st.lat = make([]time.Duration, 0, 1024)
+		o := ops[w]
+		wg.Go(func() {
+			timer := time.NewTimer(time.Hour)
+			defer timer.Stop()
+			for {
+				k := next.Add(1) - 1
+				if k >= planned {
+					return // the schedule ends with the window
+				}
+				due := at(k)
+				if now := time.Now(); now.Before(due) {
+					timer.Reset(due.Sub(now))
+					select {
+					case <-timer.C:
+					case <-runCtx.Done():
+						return
+					}
+				} else if !now.Before(winEnd) {
+					return // late past the window: this and the rest are missed
+				}
+				if k >= 0 {
+					st.started++
+				}
+				n, err := o(runCtx)
+				t1 := time.Now()
+				if k < 0 {
+					continue // warm-up
+				}
+				st.record(t1.Sub(due), n, err)
+			}
+		})
+	}
+	wg.Wait()
+	cpu := m.stop()
+	if err := ctx.Err(); err != nil {
+		return loadResult{}, err
+	}
+
+	res, _, _ := merge(stats)
+	res.elapsed = spec.duration
+	res.cpu = cpu
+	res.rate = rate
+	res.planned = int(planned)
+	res.missed = res.planned
+	for _, st := range stats {
+		res.missed -= st.started
+	}
 	return res, nil
 }
 

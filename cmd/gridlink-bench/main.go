@@ -7,8 +7,10 @@
 // It builds ./cmd/gridlink, runs `gridlink serve` as a child process on a
 // fresh SQLite file (and, with -postgres, on that database), seeds it with
 // sandbox users through the public Connect flow, and drives it over
-// loopback keep-alive connections with a closed-loop Go load generator (64
-// connections by default, a fixed duration per scenario). In the same run
+// loopback keep-alive connections with a Go load generator (64 connections
+// by default, a fixed duration per scenario): a closed loop, or for the
+// row that checks latency at a given throughput an open loop at a fixed
+// rate, with latencies from the intended send times. In the same run
 // it measures the HTTP limit (a bare net/http handler answering a fixed
 // 2 KB JSON body) and the storage limit (a raw durable SQLite transaction
 // shaped like a code redemption).

@@ -16,10 +16,12 @@ import (
 // result is one row of the report.
 //
 // Every ratio is "higher is better": a measured rate divided by its
-// baseline's rate, or a budget divided by the measured amount (RSS). A row
-// with a target meets it when ratio >= target (and, for the hourly
-// intervals row, p99 is also under its bound). Rows without a target are
-// informational: target and meets are null in the JSON.
+// baseline's rate, a latency bound divided by the measured p99 (the
+// open-loop intervals row), or a budget divided by the measured amount
+// (RSS). A row with a target meets it when ratio >= target and no request
+// failed (the open-loop row also needs its offered rate kept). Rows
+// without a target are informational: target and meets are null in the
+// JSON.
 type result struct {
 	Name     string
 	RPS      float64 // requests (or transactions, or rows) per second

@@ -187,10 +187,6 @@ func childEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
-// errPostgresPending reports that the gridlink build cannot run on
-// PostgreSQL yet.
-var errPostgresPending = errors.New("the PostgreSQL run is pending")
-
 // createClientCLI registers the bench client through `gridlink clients
 // create --json`.
 func createClientCLI(ctx context.Context, bin, database string) (id, secret string, err error) {
@@ -200,11 +196,7 @@ func createClientCLI(ctx context.Context, bin, database string) (id, secret stri
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if strings.Contains(msg, "PostgreSQL is not supported") {
-			return "", "", fmt.Errorf("%w: `gridlink clients create --database postgres://...` refuses PostgreSQL: %s", errPostgresPending, msg)
-		}
-		return "", "", fmt.Errorf("gridlink clients create: %w: %s", err, msg)
+		return "", "", fmt.Errorf("gridlink clients create: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	var creds struct {
 		ClientID     string `json:"client_id"`
@@ -265,9 +257,10 @@ func startChild(ctx context.Context, bin, database string) (*target, error) {
 	}
 }
 
-// startInProcess wires gridlink from its packages exactly as
-// cmd/gridlink's serveApp does (SQLite only), in this process, so that
-// CPU profiles cover the server's code.
+// startInProcess wires gridlink from its packages as cmd/gridlink's
+// serveApp does (the store and the job queue on database: a SQLite file or
+// a PostgreSQL URL; the API; Connect), in this process, so that CPU
+// profiles cover the server's code.
 func startInProcess(ctx context.Context, database string) (*target, error) {
 	_, key, err := newMasterKey()
 	if err != nil {
@@ -313,7 +306,7 @@ func startInProcess(ctx context.Context, database string) (*target, error) {
 	if err != nil {
 		return fail(err)
 	}
-	queue, err := syncer.NewSQLiteQueue(ctx, database, sy, logger)
+	queue, err := syncer.OpenQueue(ctx, database, sy, logger, syncer.QueueOptions{})
 	if err != nil {
 		return fail(fmt.Errorf("job queue: %w", err))
 	}
