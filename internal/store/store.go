@@ -160,7 +160,8 @@ type Store interface {
 	// token (by digest) is stored and the user returned.
 	RedeemCode(ctx context.Context, codeHash []byte, clientID string, tokenHash []byte, now time.Time) (gridlink.User, error)
 	// TokenUser returns the client id and user of a live access token
-	// (ErrNotFound when unknown or revoked).
+	// (ErrNotFound when unknown or revoked). The user's Credential is left
+	// nil: the token's holder never needs the sealed login.
 	TokenUser(ctx context.Context, tokenHash []byte) (clientID string, u gridlink.User, err error)
 
 	// Users.

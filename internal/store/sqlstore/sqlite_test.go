@@ -214,9 +214,13 @@ func TestReopenPersists(t *testing.T) {
 		t.Fatalf("reopen: %v", err)
 	}
 	defer s.Close()
-	owner, got, err := s.TokenUser(ctx, []byte("access"))
+	owner, _, err := s.TokenUser(ctx, []byte("access"))
 	if err != nil || owner != "c" {
 		t.Fatalf("token after reopen: %q, %v", owner, err)
+	}
+	got, err := s.UserByRowID(ctx, "row")
+	if err != nil {
+		t.Fatal(err)
 	}
 	if diff := cmp.Diff(u, got); diff != "" {
 		t.Errorf("user after reopen (-want +got):\n%s", diff)
