@@ -56,8 +56,8 @@ type dataCache struct {
 	size  int64
 	lru   list.List // of *cacheEntry, most recently used first
 	items map[cacheKey]*list.Element
-	// hits and misses count lookups (for tests and the bench).
-	hits, misses atomic.Int64
+	// hits counts lookups that found their entry (built or being built).
+	hits atomic.Int64
 }
 
 func newDataCache(st store.Store, maxBytes int64) *dataCache {
@@ -141,7 +141,6 @@ func (c *dataCache) get(ctx context.Context, key cacheKey, version int64, build 
 	e := &cacheEntry{key: key, version: version, ready: make(chan struct{})}
 	c.items[key] = c.lru.PushFront(e)
 	c.mu.Unlock()
-	c.misses.Add(1)
 
 	// The build outlives a client that goes away: others may wait for it.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), buildTimeout)
