@@ -40,24 +40,40 @@ func (s *Store) UpsertAccount(ctx context.Context, userRowID string, a gridlink.
 	}
 	var out gridlink.Account
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// Rows are written only when something differs, so that a sync
+		// that finds the same account keeps the user's data version.
 		var accountPK int64
+		changed := true
 		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO accounts (user_row_id, id, external_id, number, address)
 			VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (user_row_id, external_id) DO UPDATE SET number = excluded.number, address = excluded.address
+			WHERE accounts.number <> excluded.number OR accounts.address <> excluded.address
 			RETURNING pk`), userRowID, a.ID, a.ExternalID, a.Number, a.Address).Scan(&accountPK)
+		if errors.Is(err, sql.ErrNoRows) { // stored already, unchanged
+			changed = false
+			err = tx.QueryRowContext(ctx, s.q(`SELECT pk FROM accounts WHERE user_row_id = ? AND external_id = ?`),
+				userRowID, a.ExternalID).Scan(&accountPK)
+		}
 		if err != nil {
 			return err
 		}
 		for _, m := range a.Meters {
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO meters (account_pk, user_row_id, id, external_id, type)
+			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO meters (account_pk, user_row_id, id, external_id, type)
 				VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (account_pk, external_id) DO UPDATE SET type = excluded.type`),
-				accountPK, userRowID, m.ID, m.ExternalID, string(m.Type)); err != nil {
+				ON CONFLICT (account_pk, external_id) DO UPDATE SET type = excluded.type
+				WHERE meters.type <> excluded.type`),
+				accountPK, userRowID, m.ID, m.ExternalID, string(m.Type))
+			if err != nil {
 				return err
 			}
+			if n, err := res.RowsAffected(); err != nil || n > 0 {
+				changed = true
+			}
 		}
-		if err := s.bumpDataVersion(ctx, tx, userRowID); err != nil {
-			return err
+		if changed {
+			if err := s.bumpDataVersion(ctx, tx, userRowID); err != nil {
+				return err
+			}
 		}
 		accs, err := s.accounts(ctx, tx, userRowID, &accountPK, nil)
 		if err != nil {

@@ -262,7 +262,8 @@ func testBeginSyncConcurrent(t *testing.T, e *env) {
 
 // testDataVersion: the user's data version changes with every change to
 // its accounts, meters or intervals (and only to that user), not when an
-// upsert changes nothing, and every read of the user shows it.
+// upsert of an account or of readings changes nothing, and every read of
+// the user shows it.
 func testDataVersion(t *testing.T, e *env) {
 	e.client("c")
 	u, tok := e.login("c", "alice", "row-1", "s1")
@@ -299,6 +300,9 @@ func testDataVersion(t *testing.T, e *env) {
 	a, err := e.st.UpsertAccount(e.ctx, u.RowID, account("acc-1", "ext-1"))
 	e.noErr("upsert account", err)
 	v = changed("new account", v)
+	_, err = e.st.UpsertAccount(e.ctx, u.RowID, account("acc-1", "ext-1"))
+	e.noErr("upsert the same account", err)
+	same("the same account again", v)
 	acc := account("acc-1", "ext-1")
 	acc.Address = "2 Elm St"
 	_, err = e.st.UpsertAccount(e.ctx, u.RowID, acc)
