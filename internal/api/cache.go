@@ -18,7 +18,7 @@ import (
 // user's data: the accounts with their data-through and reading spans (and
 // the serialized /accounts answer), and the serialized readings of each
 // meter in fixed windows of chunkSpan seconds. Every entry records the
-// user's data version (gridlink.User.DataVersion) it was built under, and
+// user's data version (store.Grant.DataVersion) it was built under, and
 // is used only by a request whose token lookup shows that same version:
 // the store changes the version in the same transaction as any change to
 // the user's accounts, meters or intervals, so a cached answer is never
@@ -180,7 +180,7 @@ func (c *dataCache) removeLocked(el *list.Element) {
 }
 
 // view returns the user's accounts view under u.DataVersion.
-func (c *dataCache) view(ctx context.Context, u gridlink.User) (*userView, error) {
+func (c *dataCache) view(ctx context.Context, u store.Grant) (*userView, error) {
 	e, err := c.get(ctx, cacheKey{user: u.RowID}, u.DataVersion, func(ctx context.Context, e *cacheEntry) error {
 		v, err := loadView(ctx, c.st, u.RowID)
 		if err != nil {
@@ -200,7 +200,7 @@ func (c *dataCache) view(ctx context.Context, u gridlink.User) (*userView, error
 }
 
 // chunk returns window idx of the meter's readings under u.DataVersion.
-func (c *dataCache) chunk(ctx context.Context, u gridlink.User, meterID string, idx int64, logNonFinite func(n int)) (*readingsChunk, error) {
+func (c *dataCache) chunk(ctx context.Context, u store.Grant, meterID string, idx int64, logNonFinite func(n int)) (*readingsChunk, error) {
 	e, err := c.get(ctx, cacheKey{user: u.RowID, meter: meterID, chunk: idx}, u.DataVersion, func(ctx context.Context, e *cacheEntry) error {
 		ch := &readingsChunk{}
 		nonFinite := 0

@@ -39,7 +39,7 @@ func (s *readingsStore) Intervals(ctx context.Context, userRowID, meterID string
 	return nil
 }
 
-var cacheUser = gridlink.User{RowID: "row-1", DataVersion: 7}
+var cacheUser = store.Grant{RowID: "row-1", DataVersion: 7}
 
 func noLog(int) {}
 

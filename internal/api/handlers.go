@@ -57,16 +57,25 @@ func (a *API) user(r *http.Request) (gridlink.User, error) {
 	return a.auth.Authorize(r.Context(), c.ID, token)
 }
 
-// dataUser is user for data endpoints: the first sync must have finished.
-func (a *API) dataUser(r *http.Request) (gridlink.User, error) {
-	u, err := a.user(r)
+// dataUser is user for data endpoints, narrowed to what serving data
+// needs (store.Grant): the first sync must have finished.
+func (a *API) dataUser(r *http.Request) (store.Grant, error) {
+	c, err := a.client(r)
 	if err != nil {
-		return u, err
+		return store.Grant{}, err
 	}
-	if !u.DataReady {
-		return u, &gridlink.Error{Code: gridlink.DataUnavailable, Message: gridlink.DataUnavailableMessage, RetryAfter: dataUnavailableRetry}
+	token, err := bearerToken(r)
+	if err != nil {
+		return store.Grant{}, err
 	}
-	return u, nil
+	g, err := a.auth.AuthorizeData(r.Context(), c.ID, token)
+	if err != nil {
+		return g, err
+	}
+	if !g.DataReady {
+		return g, &gridlink.Error{Code: gridlink.DataUnavailable, Message: gridlink.DataUnavailableMessage, RetryAfter: dataUnavailableRetry}
+	}
+	return g, nil
 }
 
 // noStore marks a token-issuing response as not cacheable.
@@ -271,7 +280,7 @@ func (a *API) accounts(w http.ResponseWriter, r *http.Request) error {
 var errAccountNotFound = &gridlink.Error{Code: gridlink.NotFound, Message: "No account with this account_id."}
 
 // account returns one account of the user (404 when it is not theirs).
-func (a *API) account(r *http.Request, u gridlink.User, id string) (gridlink.Account, error) {
+func (a *API) account(r *http.Request, u store.Grant, id string) (gridlink.Account, error) {
 	ac, err := a.store.Account(r.Context(), u.RowID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return ac, errAccountNotFound
@@ -284,7 +293,7 @@ func (a *API) account(r *http.Request, u gridlink.User, id string) (gridlink.Acc
 
 // view returns the user's accounts view, from the data cache when it is
 // on.
-func (a *API) view(ctx context.Context, u gridlink.User) (*userView, error) {
+func (a *API) view(ctx context.Context, u store.Grant) (*userView, error) {
 	if a.cache != nil {
 		return a.cache.view(ctx, u)
 	}
@@ -391,7 +400,7 @@ func (rw *readingsWriter) write(b []byte) error {
 }
 
 // writeReadings writes the meter's readings with start in [from, to).
-func (a *API) writeReadings(ctx context.Context, rw *readingsWriter, u gridlink.User, v *userView, meterID string, from, to int64) error {
+func (a *API) writeReadings(ctx context.Context, rw *readingsWriter, u store.Grant, v *userView, meterID string, from, to int64) error {
 	sp, ok := v.spans[meterID]
 	if !ok {
 		return nil
@@ -430,7 +439,7 @@ func (a *API) writeReadings(ctx context.Context, rw *readingsWriter, u gridlink.
 
 // streamReadings writes the meter's readings with start in [from, to)
 // straight from the store.
-func (a *API) streamReadings(ctx context.Context, rw *readingsWriter, u gridlink.User, meterID string, from, to int64) error {
+func (a *API) streamReadings(ctx context.Context, rw *readingsWriter, u store.Grant, meterID string, from, to int64) error {
 	nonFinite := 0
 	err := a.store.Intervals(ctx, u.RowID, meterID, from, to, func(iv gridlink.Interval) error {
 		var ok bool

@@ -150,3 +150,19 @@ func BenchmarkAuthorize(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAuthorizeData is the bearer-token check of the data endpoints:
+// the same read as BenchmarkAuthorize, narrowed to a store.Grant.
+func BenchmarkAuthorizeData(b *testing.B) {
+	s, id, _, token := benchStore(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.AuthorizeData(ctx, id, token); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

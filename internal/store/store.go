@@ -40,6 +40,15 @@ const (
 	StepFailed      = "failed" // ended without a connection (Outcome says why)
 )
 
+// Grant is what serving a data request needs of the user an access token
+// was issued for: the fields of gridlink.User of the same names.
+type Grant struct {
+	RowID       string
+	UtilityID   int64
+	DataReady   bool
+	DataVersion int64
+}
+
 // ConnectSession is one walk through hosted Connect, started from a connect
 // token. The browser holds a random session secret in a cookie; the store
 // keeps its digest.
@@ -163,6 +172,12 @@ type Store interface {
 	// (ErrNotFound when unknown or revoked). The user's Credential is left
 	// nil: the token's holder never needs the sealed login.
 	TokenUser(ctx context.Context, tokenHash []byte) (clientID string, u gridlink.User, err error)
+	// TokenGrant is TokenUser for data requests: the few fields of the
+	// user of a live access token issued to clientID that serving data
+	// needs (ErrNotFound when the token is unknown, revoked or another
+	// client's). It is the one store read of every cached data answer, so
+	// it reads no more than that.
+	TokenGrant(ctx context.Context, tokenHash []byte, clientID string) (Grant, error)
 
 	// Users.
 	User(ctx context.Context, clientID, userID string) (gridlink.User, error)

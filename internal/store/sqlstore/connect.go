@@ -256,7 +256,7 @@ var tokenUserColumns = strings.Replace(userColumns, ", u.credential, ", ", NULL,
 // indexed join on the read pool. The user's Credential is not read.
 func (s *Store) TokenUser(ctx context.Context, tokenHash []byte) (string, gridlink.User, error) {
 	var clientID string
-	u, err := scanUser(s.rd().QueryRowContext(ctx, s.q(`SELECT t.client_id, `+tokenUserColumns+`
+	u, err := scanUser(s.rd().QueryRowContext(uninterrupted(ctx), s.q(`SELECT t.client_id, `+tokenUserColumns+`
 		FROM access_tokens t JOIN users u ON u.row_id = t.user_row_id
 		WHERE t.token_hash = ? AND t.revoked_at IS NULL`), tokenHash), &clientID)
 	if err != nil {
@@ -264,3 +264,26 @@ func (s *Store) TokenUser(ctx context.Context, tokenHash []byte) (string, gridli
 	}
 	return clientID, u, nil
 }
+
+// TokenGrant returns the grant of a live access token of clientID: the
+// same join as TokenUser, reading four columns instead of seventeen (on
+// SQLite the driver's work is per column, and this lookup is all the
+// store work of a cached data answer).
+func (s *Store) TokenGrant(ctx context.Context, tokenHash []byte, clientID string) (store.Grant, error) {
+	var g store.Grant
+	err := s.rd().QueryRowContext(uninterrupted(ctx), s.q(`SELECT u.row_id, u.utility_id, u.data_ready, u.data_version
+		FROM access_tokens t JOIN users u ON u.row_id = t.user_row_id
+		WHERE t.token_hash = ? AND t.client_id = ? AND t.revoked_at IS NULL`), tokenHash, clientID).
+		Scan(&g.RowID, &g.UtilityID, &g.DataReady, &g.DataVersion)
+	if err != nil {
+		return store.Grant{}, s.wrap("token grant", err)
+	}
+	return g, nil
+}
+
+// uninterrupted is ctx without its cancellation, for a query that is one
+// indexed lookup: such a query never needs interrupting, and watching for
+// cancellation costs the SQLite driver a goroutine per query (a third of
+// the lookup). Waiting for a read connection is then not cut short by ctx
+// either; behind queries this short, that wait is brief.
+func uninterrupted(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

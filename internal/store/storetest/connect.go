@@ -448,6 +448,18 @@ func testRedeemCode(t *testing.T, e *env) {
 
 	_, _, err = e.st.TokenUser(e.ctx, digest("never issued"))
 	e.wantErr("unknown token", err, store.ErrNotFound)
+
+	g, err := e.st.TokenGrant(e.ctx, digest("access-1"), "c")
+	e.noErr("token grant", err)
+	e.checkGrant(g, u)
+	_, err = e.st.TokenGrant(e.ctx, digest("never issued"), "c")
+	e.wantErr("grant of an unknown token", err, store.ErrNotFound)
+	// A live token presented with another client's id grants nothing.
+	e.client("c2")
+	_, err = e.st.TokenGrant(e.ctx, digest("access-1"), "c2")
+	e.wantErr("grant of another client's token", err, store.ErrNotFound)
+	_, err = e.st.TokenGrant(e.ctx, digest("access-1"), "")
+	e.wantErr("grant without a client", err, store.ErrNotFound)
 	if e.tokenValid(digest("access-x"), "c", u.RowID) {
 		t.Error("a failed redemption stored its token")
 	}

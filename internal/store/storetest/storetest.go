@@ -180,14 +180,29 @@ func (e *env) login(clientID, userID, rowID, secret string) (gridlink.User, []by
 func (e *env) tokenValid(token []byte, clientID, rowID string) bool {
 	e.t.Helper()
 	owner, u, err := e.st.TokenUser(e.ctx, token)
+	g, gerr := e.st.TokenGrant(e.ctx, token, clientID)
 	if errors.Is(err, store.ErrNotFound) {
+		if !errors.Is(gerr, store.ErrNotFound) {
+			e.t.Errorf("TokenUser finds no live token but TokenGrant answers (%+v, %v)", g, gerr)
+		}
 		return false
 	}
 	e.noErr("token user", err)
+	e.noErr("token grant", gerr)
 	if owner != clientID || u.RowID != rowID {
 		e.t.Errorf("token user = (%q, %q), want (%q, %q)", owner, u.RowID, clientID, rowID)
 	}
+	e.checkGrant(g, u)
 	return true
+}
+
+// checkGrant checks that g is the grant of user u.
+func (e *env) checkGrant(g store.Grant, u gridlink.User) {
+	e.t.Helper()
+	want := store.Grant{RowID: u.RowID, UtilityID: u.UtilityID, DataReady: u.DataReady, DataVersion: u.DataVersion}
+	if g != want {
+		e.t.Errorf("token grant = %+v, want %+v (from the token's user)", g, want)
+	}
 }
 
 // account is a two-meter account fixture.

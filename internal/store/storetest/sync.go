@@ -328,6 +328,11 @@ func testDataVersion(t *testing.T, e *env) {
 	if tu.DataVersion != v {
 		t.Fatalf("TokenUser shows data version %d, UserByRowID %d", tu.DataVersion, v)
 	}
+	g, err := e.st.TokenGrant(e.ctx, tok, u.ClientID)
+	e.noErr("token grant", err)
+	if g.DataVersion != v {
+		t.Fatalf("TokenGrant shows data version %d, UserByRowID %d", g.DataVersion, v)
+	}
 }
 
 // testIntervalSpans: per meter with readings, the starts of its oldest
