@@ -70,6 +70,8 @@ func (w *syncWorker) Timeout(*river.Job[SyncArgs]) time.Duration { return w.s.cf
 // login replaced mid-sync runs the job again at once; anything else is
 // retried after the backoff Sync recorded as the user's next attempt.
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
+	w.s.mem.begin()
+	defer w.s.mem.end()
 	err := w.s.sync(ctx, job.Args.UserRowID, job.Args.Scheduled && job.Attempt <= 1)
 	var later *retryLater
 	switch {

@@ -83,6 +83,8 @@ func TestQueueRunsFirstSync(t *testing.T) {
 	e := newEnv(t)
 	u := e.addUser(t, nil)
 	ctx := context.Background()
+	released := make(chan struct{}, 10)
+	e.s.mem.release = func() { released <- struct{}{} }
 	// The exported constructor, with River's default intervals.
 	q, err := NewSQLiteQueue(ctx, e.path, e.s, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
@@ -107,6 +109,12 @@ func TestQueueRunsFirstSync(t *testing.T) {
 	job := q.waitJobState(t, rivertype.JobStateCompleted)
 	if job.Attempt != 1 {
 		t.Errorf("job completed after %d attempts, want 1", job.Attempt)
+	}
+	// The finished sync handed its memory back.
+	select {
+	case <-released:
+	case <-time.After(10 * time.Second):
+		t.Error("no memory hand-back after the sync job")
 	}
 
 	// Once done, a later enqueue syncs again.

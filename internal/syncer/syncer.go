@@ -155,6 +155,7 @@ type Syncer struct {
 	now     func() time.Time
 	rand    *randSource
 	metrics *metrics
+	mem     *memoryRelease
 }
 
 // New checks cfg, fills in defaults and returns a Syncer.
@@ -226,7 +227,7 @@ func New(cfg Config) (*Syncer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Syncer{cfg: cfg, log: cfg.Logger, now: cfg.Now, rand: &randSource{r: cfg.Rand}, metrics: m}, nil
+	return &Syncer{cfg: cfg, log: cfg.Logger, now: cfg.Now, rand: &randSource{r: cfg.Rand}, metrics: m, mem: newMemoryRelease()}, nil
 }
 
 // Workers is the configured global limit of concurrent syncs.

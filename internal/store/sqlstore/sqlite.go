@@ -19,12 +19,17 @@ import (
 const (
 	sqliteCommonParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)"
 	// The writer: WAL, fsync at every commit, BEGIN IMMEDIATE.
-	sqliteWriterParams = sqliteCommonParams + "&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	sqliteWriterParams = sqliteCommonParams + "&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate" + sqliteCacheParam
 	// The readers: opened read-only; journal_mode is persistent in the
-	// file. Each keeps a page cache of at most 1 MiB (SQLite's default is
-	// 2 MiB a connection): the API's data cache keeps what is read again
-	// and again, and idle memory stays low.
-	sqliteReaderParams = "mode=ro&" + sqliteCommonParams + "&_pragma=cache_size(-1024)"
+	// file.
+	sqliteReaderParams = "mode=ro&" + sqliteCommonParams + sqliteCacheParam
+	// Every connection keeps a page cache of at most 512 KiB (SQLite's
+	// default is 2 MiB a connection, which the driver's allocator keeps
+	// once used): the API's data cache keeps what is read again and again,
+	// the operating system's file cache the rest, and idle memory stays
+	// low. Ingest does not slow down (bench: 330-380k rows/s with it,
+	// 335k with the defaults).
+	sqliteCacheParam = "&_pragma=cache_size(-512)"
 )
 
 // sqlitePath extracts the file path from a dsn: a path, "sqlite:path",
