@@ -21,10 +21,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
 func main() {
+	if p, ok := serverGCPercent(os.Args[1:], os.Getenv); ok {
+		debug.SetGCPercent(p)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
@@ -98,4 +102,24 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 func isUsage(err error) bool {
 	_, ok := err.(usageError)
 	return ok
+}
+
+// serverGCPercent is the garbage collector's GOGC for a server command
+// (serve, dev) when the environment sets neither GOGC nor GOMEMLIMIT:
+// 400 instead of Go's 100. A server's live heap is small (a few MB), so
+// at 100 it collects every few MB of allocation, dozens of times a second
+// under load; at 400, a quarter as often, which is 10-20% less CPU per API
+// call (bench: GET /accounts 43-63 -> 38-51 us of server CPU). The price is
+// a heap that may grow to five times its live size between collections
+// (bench peak: 93 MB with a year of 15-minute readings syncing, under the
+// 150 MB budget); set GOGC=100 to have Go's default, or GOMEMLIMIT to cap
+// it. Other commands keep Go's default.
+func serverGCPercent(args []string, getenv func(string) string) (int, bool) {
+	if len(args) == 0 || (args[0] != "serve" && args[0] != "dev") {
+		return 0, false
+	}
+	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
+		return 0, false
+	}
+	return 400, true
 }

@@ -219,3 +219,37 @@ func TestDevMode(t *testing.T) {
 		t.Fatalf("restart changed the development client:\n%s", banner2)
 	}
 }
+
+// The server commands collect garbage at GOGC=400 unless the operator set
+// GOGC or GOMEMLIMIT; other commands keep Go's default.
+func TestServerGCPercent(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		env  func(string) string
+		want int
+		ok   bool
+	}{
+		{[]string{"serve", "--database", "x.db"}, env(), 400, true},
+		{[]string{"dev"}, env(), 400, true},
+		{[]string{"serve"}, env("GOGC", "100"), 0, false},
+		{[]string{"dev"}, env("GOMEMLIMIT", "200MiB"), 0, false},
+		{[]string{"migrate", "--database", "x.db"}, env(), 0, false},
+		{[]string{"clients", "list"}, env(), 0, false},
+		{nil, env(), 0, false},
+	} {
+		got, ok := serverGCPercent(tc.args, tc.env)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("serverGCPercent(%q) = %d, %v; want %d, %v", tc.args, got, ok, tc.want, tc.ok)
+		}
+	}
+}
