@@ -34,6 +34,7 @@ const (
 // Baseline names used in the report.
 const (
 	baseHTTP          = "http-limit"
+	basePairedHTTP    = "http-limit, interleaved"
 	baseSQLiteRedeem  = "sqlite-redeem-limit"
 	baseSQLiteIngest  = "sqlite-ingest-limit"
 	basePGRedeem      = "postgres-redeem-limit"
@@ -567,6 +568,18 @@ func (b *bench) runGridlink(ctx context.Context, bin, suffix, database, redeemBa
 		)
 	}
 
+	// The bare handler, for the rows measured against the HTTP limit: it
+	// runs interleaved with each of them (see pairedLoad).
+	var bare *baselineServer
+	for _, sc := range scenarios {
+		if b.want(sc.name) && sc.baseName == baseHTTP && bare == nil {
+			if bare, err = startBaselineServer(ctx, b.cfg.inProcess); err != nil {
+				return err
+			}
+			defer bare.stop()
+		}
+	}
+
 	for _, sc := range scenarios {
 		if !b.want(sc.name) {
 			continue
@@ -591,6 +604,20 @@ func (b *bench) runGridlink(ctx context.Context, bin, suffix, database, redeemBa
 		spec.cpu = cpuOf(t.pid)
 		stopProf := b.profile(sc.name)
 		var res loadResult
+		if sc.baseName == baseHTTP {
+			b.logf("%s: %d connections, %v, in %d rounds with the bare handler", sc.name, conns, dur, pairRounds)
+			var baseRes loadResult
+			res, baseRes, err = b.pairedLoad(ctx, spec, bare, conns)
+			stopProf()
+			cleanup()
+			if err != nil {
+				return fmt.Errorf("%s: %w", sc.name, err)
+			}
+			for _, r := range pairedRows(sc.name, res, baseRes, peak.peak.Load(), sc.target, note) {
+				b.add(r)
+			}
+			continue
+		}
 		if sc.openMBps > 0 {
 			rate := sc.openMBps * 1e6 / float64(size)
 			b.logf("%s: %d connections, %v, open loop at %.1f requests/s (%.0f MB/s of %d-byte answers)",

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -312,5 +313,40 @@ func TestProcReaders(t *testing.T) {
 	}
 	if _, err := readMem(0); err == nil {
 		t.Error("memory of process 0 read without error")
+	}
+}
+
+// A paired row's ratio is its rate over the bare handler's rate in the
+// same rounds, merged over the rounds; it meets its target only without
+// errors.
+func TestPairedRows(t *testing.T) {
+	ms := time.Millisecond
+	scen := mergeResults([]loadResult{
+		{ops: 300, elapsed: time.Second, lat: []time.Duration{3 * ms, 1 * ms}, cpu: 30 * ms},
+		{ops: 100, elapsed: time.Second, lat: []time.Duration{2 * ms}, cpu: 10 * ms},
+	})
+	base := mergeResults([]loadResult{{ops: 500, elapsed: time.Second}, {ops: 300, elapsed: time.Second}})
+	if scen.ops != 400 || scen.elapsed != 2*time.Second || scen.cpu != 40*ms {
+		t.Fatalf("merged = %d ops in %v, cpu %v; want 400 in 2s, 40ms", scen.ops, scen.elapsed, scen.cpu)
+	}
+	if !slices.IsSorted(scen.lat) || len(scen.lat) != 3 {
+		t.Fatalf("merged latencies %v: want the 3 of both rounds, sorted", scen.lat)
+	}
+	rows := pairedRows("GET /accounts", scen, base, 0, ptr(0.5), "")
+	if len(rows) != 2 || rows[0].Baseline != basePairedHTTP || rows[1].Baseline != basePairedHTTP {
+		t.Fatalf("rows = %+v", rows)
+	}
+	if r := rows[1]; r.Ratio != 0.5 || r.Meets == nil || !*r.Meets || r.CPU != 100 {
+		t.Errorf("scenario row: ratio %v, meets %v, cpu %v µs/op; want 0.5 (200/400 rps), true, 100", r.Ratio, r.Meets, r.CPU)
+	}
+	scen.errs = 1
+	if r := pairedRows("GET /accounts", scen, base, 0, ptr(0.5), "")[1]; *r.Meets {
+		t.Error("a paired row with errors meets its target")
+	}
+	// finalize leaves the paired ratio alone and notes the other one.
+	rs := pairedRows("GET /accounts", mergeResults([]loadResult{{ops: 200, elapsed: time.Second}}), base, 0, ptr(0.5), "")
+	finalize(rs, map[string]float64{baseHTTP: 800})
+	if rs[1].Ratio != 0.5 || !strings.Contains(rs[1].Note, "(800 requests/s, before/after): 0.250") {
+		t.Errorf("after finalize: ratio %v, note %q", rs[1].Ratio, rs[1].Note)
 	}
 }

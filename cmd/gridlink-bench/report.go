@@ -53,6 +53,12 @@ type result struct {
 func finalize(rs []result, lim map[string]float64) {
 	for i := range rs {
 		r := &rs[i]
+		if r.Baseline == basePairedHTTP && r.Target != nil && lim[baseHTTP] > 0 {
+			// For comparison: the same rate against the run's best
+			// bare-handler figure (before or after gridlink ran).
+			r.Note += fmt.Sprintf("; against the run's best bare-handler figure (%.0f requests/s, before/after): %.3f",
+				lim[baseHTTP], r.RPS/lim[baseHTTP])
+		}
 		if !r.relative {
 			continue
 		}
