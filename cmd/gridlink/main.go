@@ -106,14 +106,14 @@ func isUsage(err error) bool {
 
 // serverGCPercent is the garbage collector's GOGC for a server command
 // (serve, dev) when the environment sets neither GOGC nor GOMEMLIMIT:
-// 400 instead of Go's 100. A server's live heap is small (a few MB), so
+// 200 instead of Go's 100. A server's live heap is small (a few MB), so
 // at 100 it collects every few MB of allocation, dozens of times a second
-// under load; at 400, a quarter as often, which is 10-20% less CPU per API
-// call (bench: GET /accounts 43-63 -> 38-51 us of server CPU). The price is
-// a heap that may grow to five times its live size between collections
-// (bench peak: 93 MB with a year of 15-minute readings syncing, under the
-// 150 MB budget); set GOGC=100 to have Go's default, or GOMEMLIMIT to cap
-// it. Other commands keep Go's default.
+// under load; at 200, half as often. Full bench runs, server CPU per GET
+// /accounts and peak RSS: 63 us and 88 MB at 100, 54 us and 111 MB at
+// 200, 45 us and 159 MB at 400 (over the 150 MB budget: the data cache is
+// live heap, and the heap may grow to 1+GOGC/100 times the live heap
+// between collections). Set GOGC=100 for Go's default, or GOMEMLIMIT to
+// cap the heap. Other commands keep Go's default.
 func serverGCPercent(args []string, getenv func(string) string) (int, bool) {
 	if len(args) == 0 || (args[0] != "serve" && args[0] != "dev") {
 		return 0, false
@@ -121,5 +121,5 @@ func serverGCPercent(args []string, getenv func(string) string) (int, bool) {
 	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
 		return 0, false
 	}
-	return 400, true
+	return 200, true
 }

@@ -220,7 +220,7 @@ func TestDevMode(t *testing.T) {
 	}
 }
 
-// The server commands collect garbage at GOGC=400 unless the operator set
+// The server commands collect garbage at GOGC=200 unless the operator set
 // GOGC or GOMEMLIMIT; other commands keep Go's default.
 func TestServerGCPercent(t *testing.T) {
 	env := func(kv ...string) func(string) string {
@@ -239,8 +239,8 @@ func TestServerGCPercent(t *testing.T) {
 		want int
 		ok   bool
 	}{
-		{[]string{"serve", "--database", "x.db"}, env(), 400, true},
-		{[]string{"dev"}, env(), 400, true},
+		{[]string{"serve", "--database", "x.db"}, env(), 200, true},
+		{[]string{"dev"}, env(), 200, true},
 		{[]string{"serve"}, env("GOGC", "100"), 0, false},
 		{[]string{"dev"}, env("GOMEMLIMIT", "200MiB"), 0, false},
 		{[]string{"migrate", "--database", "x.db"}, env(), 0, false},
