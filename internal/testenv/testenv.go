@@ -6,6 +6,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -30,14 +31,24 @@ func Browser(t testing.TB) string {
 }
 
 // Postgres returns the DSN in GRIDLINK_TEST_POSTGRES, or skips the test
-// when it is unset.
+// when it is unset. A value that is not a PostgreSQL URL fails the test:
+// the stores would take it for a SQLite file name (GRIDLINK_TEST_POSTGRES=1
+// used to create a SQLite file named "1" and test SQLite twice).
 func Postgres(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv("GRIDLINK_TEST_POSTGRES")
 	if dsn == "" {
 		t.Skip("GRIDLINK_TEST_POSTGRES is not set: PostgreSQL tests skipped")
 	}
+	if !IsPostgresURL(dsn) {
+		t.Fatalf("GRIDLINK_TEST_POSTGRES=%q is not a PostgreSQL URL: set it to postgres://user@host:port/database", dsn)
+	}
 	return dsn
+}
+
+// IsPostgresURL reports whether dsn is a postgres:// or postgresql:// URL.
+func IsPostgresURL(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // ArtifactDir returns the directory where tests save artifacts
