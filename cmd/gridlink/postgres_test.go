@@ -78,8 +78,8 @@ func TestServeSyncFlagErrors(t *testing.T) {
 	}
 }
 
-// TestMetricsEndpoint: serve exports the sync metrics and the Go runtime's
-// at GET /metrics.
+// TestMetricsEndpoint: serve exports the sync metrics, the answer cache's
+// and the Go runtime's at GET /metrics.
 func TestMetricsEndpoint(t *testing.T) {
 	env := map[string]string{"GRIDLINK_MASTER_KEY": testMasterKey(t)}
 	srv := startServe(t, env, "--database", filepath.Join(t.TempDir(), "g.db"))
@@ -92,7 +92,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET /metrics = %d %s", resp.StatusCode, body)
 	}
-	for _, want := range []string{"gridlink_sync_", "go_goroutines", "process_"} {
+	for _, want := range []string{"gridlink_sync_", "gridlink_api_cache_hits_total", "gridlink_api_cache_bytes", "go_goroutines", "process_"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("GET /metrics lacks %s:\n%.2000s", want, body)
 		}

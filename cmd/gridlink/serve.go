@@ -380,6 +380,9 @@ func serveApp(ctx context.Context, cfg appConfig) error {
 		Auth: authSvc, Store: st, Catalog: cat, Logger: logger, Now: time.Now, Connectors: connectors,
 		Sync: queue, CacheBytes: cfg.CacheBytes,
 	})
+	if err := apiZone.RegisterMetrics(metrics); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 
 	mux := http.NewServeMux()
 	apiZone.Register(mux)

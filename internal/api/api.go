@@ -21,6 +21,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gridlink/gridlink/internal/auth"
 	"github.com/gridlink/gridlink/internal/catalog"
 	"github.com/gridlink/gridlink/internal/connector"
@@ -54,6 +56,16 @@ type Config struct {
 	// /intervals (see cache.go): 0 means DefaultCacheBytes, a negative
 	// value turns the cache off (every request then reads the store).
 	CacheBytes int64
+}
+
+// RegisterMetrics exports the data cache's metrics on reg
+// (gridlink_api_cache_*: hits, builds, bytes and entries); with the cache
+// off there are none.
+func (a *API) RegisterMetrics(reg prometheus.Registerer) error {
+	if a.cache == nil {
+		return nil
+	}
+	return a.cache.register(reg)
 }
 
 // SyncQueue queues a sync of a user; queueing again while one is waiting

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gridlink/gridlink"
 	"github.com/gridlink/gridlink/internal/store"
 )
@@ -56,8 +58,39 @@ type dataCache struct {
 	size  int64
 	lru   list.List // of *cacheEntry, most recently used first
 	items map[cacheKey]*list.Element
-	// hits counts lookups that found their entry (built or being built).
-	hits atomic.Int64
+	// hits counts lookups that found their entry (built or being built);
+	// builds, the entries built (misses, stale versions included).
+	hits, builds atomic.Int64
+}
+
+// register exports the cache's counters on reg: lookups answered from the
+// cache, entries built, and what it holds now.
+func (c *dataCache) register(reg prometheus.Registerer) error {
+	stat := func(f func() int64) func() float64 {
+		return func() float64 { return float64(f()) }
+	}
+	locked := func(f func() int64) func() float64 {
+		return func() float64 {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return float64(f())
+		}
+	}
+	for _, m := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gridlink_api_cache_hits_total",
+			Help: "GET /accounts and GET /intervals cache lookups that found their entry."}, stat(c.hits.Load)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gridlink_api_cache_builds_total",
+			Help: "Cache entries built from the store (misses, and entries whose user's data changed)."}, stat(c.builds.Load)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gridlink_api_cache_bytes",
+			Help: "Bytes held by the cache (its budget is serve --cache-size)."}, locked(func() int64 { return c.size })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gridlink_api_cache_entries",
+			Help: "Entries held by the cache (a user's accounts, or 30 days of one meter's readings)."}, locked(func() int64 { return int64(c.lru.Len()) })),
+	} {
+		if err := reg.Register(m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func newDataCache(st store.Store, maxBytes int64) *dataCache {
@@ -141,6 +174,7 @@ func (c *dataCache) get(ctx context.Context, key cacheKey, version int64, build 
 	e := &cacheEntry{key: key, version: version, ready: make(chan struct{})}
 	c.items[key] = c.lru.PushFront(e)
 	c.mu.Unlock()
+	c.builds.Add(1)
 
 	// The build outlives a client that goes away: others may wait for it.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), buildTimeout)

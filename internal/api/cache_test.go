@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gridlink/gridlink"
 	"github.com/gridlink/gridlink/internal/api"
 )
@@ -178,5 +180,75 @@ func TestDataCacheRevokedToken(t *testing.T) {
 	}
 	if status, b := get(t, e.srv, e.a, token, "/accounts"); status != http.StatusUnauthorized {
 		t.Fatalf("after the replay: %d %s, want 401", status, truncate(b))
+	}
+}
+
+// TestDataCacheMetrics: /metrics counts the cache's hits and builds and
+// shows what it holds, so that an operator can size --cache-size.
+func TestDataCacheMetrics(t *testing.T) {
+	e := newEnv(t)
+	a := api.New(api.Config{Auth: e.auth, Store: e.st, Catalog: e.cat, Logger: e.logger, Now: e.clock.Now})
+	reg := prometheus.NewRegistry()
+	if err := a.RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	a.Register(mux)
+	srv := httptest.NewServer(api.Handler(mux, e.logger))
+	t.Cleanup(srv.Close)
+	row, token := e.newUser(t, e.a, "alice")
+	e.seed(t, row)
+
+	metric := func(name string) float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				m := mf.GetMetric()[0]
+				if c := m.GetCounter(); c != nil {
+					return c.GetValue()
+				}
+				return m.GetGauge().GetValue()
+			}
+		}
+		t.Fatalf("no metric %s", name)
+		return 0
+	}
+	if n := metric("gridlink_api_cache_entries"); n != 0 {
+		t.Fatalf("entries before any request: %v", n)
+	}
+	for range 3 {
+		if status, b := get(t, srv, e.a, token, "/accounts"); status != http.StatusOK {
+			t.Fatalf("GET /accounts: %d %s", status, truncate(b))
+		}
+	}
+	if got := metric("gridlink_api_cache_builds_total"); got != 1 {
+		t.Errorf("builds after 3 GET /accounts: %v, want 1", got)
+	}
+	if got := metric("gridlink_api_cache_hits_total"); got != 2 {
+		t.Errorf("hits after 3 GET /accounts: %v, want 2", got)
+	}
+	if got := metric("gridlink_api_cache_entries"); got != 1 {
+		t.Errorf("entries: %v, want 1 (the user's accounts)", got)
+	}
+	if got := metric("gridlink_api_cache_bytes"); got <= 0 {
+		t.Errorf("bytes: %v, want > 0", got)
+	}
+
+	// A second registration on the same registry is refused, not panicked on.
+	if err := a.RegisterMetrics(reg); err == nil {
+		t.Error("registering the cache metrics twice on one registry succeeded")
+	}
+	// With the cache off there is nothing to export.
+	off := api.New(api.Config{Auth: e.auth, Store: e.st, Catalog: e.cat, CacheBytes: -1})
+	reg2 := prometheus.NewRegistry()
+	if err := off.RegisterMetrics(reg2); err != nil {
+		t.Fatal(err)
+	}
+	if mfs, _ := reg2.Gather(); len(mfs) != 0 {
+		t.Errorf("cache off: %d metrics exported, want 0", len(mfs))
 	}
 }
