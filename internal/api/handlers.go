@@ -44,31 +44,36 @@ func (a *API) client(r *http.Request) (gridlink.Client, error) {
 	return a.auth.AuthenticateClient(r.Context(), r.Header.Get("Pelm-Client-Id"), r.Header.Get("Pelm-Secret"))
 }
 
-// user authenticates the client and then its bearer token.
-func (a *API) user(r *http.Request) (gridlink.User, error) {
+// bearer authenticates the client and returns its id and the request's
+// bearer token (not yet checked).
+func (a *API) bearer(r *http.Request) (clientID, token string, err error) {
 	c, err := a.client(r)
 	if err != nil {
-		return gridlink.User{}, err
+		return "", "", err
 	}
-	token, err := bearerToken(r)
+	if token, err = bearerToken(r); err != nil {
+		return "", "", err
+	}
+	return c.ID, token, nil
+}
+
+// user authenticates the client and then its bearer token.
+func (a *API) user(r *http.Request) (gridlink.User, error) {
+	clientID, token, err := a.bearer(r)
 	if err != nil {
 		return gridlink.User{}, err
 	}
-	return a.auth.Authorize(r.Context(), c.ID, token)
+	return a.auth.Authorize(r.Context(), clientID, token)
 }
 
 // dataUser is user for data endpoints, narrowed to what serving data
 // needs (store.Grant): the first sync must have finished.
 func (a *API) dataUser(r *http.Request) (store.Grant, error) {
-	c, err := a.client(r)
+	clientID, token, err := a.bearer(r)
 	if err != nil {
 		return store.Grant{}, err
 	}
-	token, err := bearerToken(r)
-	if err != nil {
-		return store.Grant{}, err
-	}
-	g, err := a.auth.AuthorizeData(r.Context(), c.ID, token)
+	g, err := a.auth.AuthorizeData(r.Context(), clientID, token)
 	if err != nil {
 		return g, err
 	}
