@@ -64,6 +64,17 @@ type baselineServer struct {
 	stop func()
 }
 
+// bareSpec is the load of the HTTP limit: GETs of the bare handler of
+// srv over conns connections, with srv's CPU time measured.
+func bareSpec(srv *baselineServer, conns int, warmup, duration time.Duration) (loadSpec, func()) {
+	u := srv.base + "/"
+	spec, cleanup := httpSpec(conns, warmup, duration, u, func(int) reqFunc {
+		return getReq(u, http.Header{})
+	}, http.StatusOK)
+	spec.cpu = cpuOf(srv.pid)
+	return spec, cleanup
+}
+
 // startBaselineServer serves the HTTP-limit handler on loopback: in this
 // process (inProcess), or in a child process running this same binary,
 // so that it sits in the same process topology as the gridlink child.

@@ -221,11 +221,8 @@ func (b *bench) httpBaseline(ctx context.Context, when string, duration time.Dur
 	}
 	defer srv.stop()
 	u := srv.base + "/"
-	spec, cleanup := httpSpec(b.cfg.conns, b.warmup(), duration, u, func(int) reqFunc {
-		return getReq(u, http.Header{})
-	}, http.StatusOK)
+	spec, cleanup := bareSpec(srv, b.cfg.conns, b.warmup(), duration)
 	defer cleanup()
-	spec.cpu = cpuOf(srv.pid)
 	stopProf := b.profile("baseline " + baseHTTP + " " + when)
 	res, err := runLoad(ctx, spec)
 	stopProf()

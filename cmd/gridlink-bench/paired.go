@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 )
@@ -25,12 +24,8 @@ func (b *bench) pairedLoad(ctx context.Context, spec loadSpec, bare *baselineSer
 	round := spec.duration / pairRounds
 	warm := max(100*time.Millisecond, spec.warmup/pairRounds)
 	spec.duration, spec.warmup = round, warm
-	u := bare.base + "/"
-	bspec, cleanup := httpSpec(conns, warm, round, u, func(int) reqFunc {
-		return getReq(u, http.Header{})
-	}, http.StatusOK)
+	bspec, cleanup := bareSpec(bare, conns, warm, round)
 	defer cleanup()
-	bspec.cpu = cpuOf(bare.pid)
 
 	var scens, bases []loadResult
 	runBase := func() error {
